@@ -1,0 +1,18 @@
+"""bnlib: Batch Normalization from first principles, the library behind the notebook series.
+
+numpy (paper notation γ, β, x̂, μ, σ²):
+    batchnorm_forward, batchnorm_backward, batchnorm_inference   pure functions (bnlib.functional)
+    update_running_stats, population_statistics, unbiased_variance  (bnlib.running_stats)
+    BatchNorm                                                    stateful layer (bnlib.layer)
+torch (PyTorch names weight, bias):
+    bnlib.nn.BatchNorm                                           from-scratch nn.Module
+"""
+from . import nn
+from .functional import batch_statistics, batchnorm_backward, batchnorm_forward, batchnorm_inference
+from .layer import BatchNorm
+from .running_stats import population_statistics, unbiased_variance, update_running_stats
+
+__all__ = [
+    "BatchNorm", "batch_statistics", "batchnorm_backward", "batchnorm_forward", "batchnorm_inference",
+    "nn", "population_statistics", "unbiased_variance", "update_running_stats",
+]

@@ -1,0 +1,60 @@
+"""Multi-layer perceptrons for the experiments, with or without Batch Normalization."""
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .nn import BatchNorm
+
+
+@dataclass
+class MLPConfig:
+    """Architecture of :func:`build_mlp`.
+
+    Each hidden width ``h`` gives ``Linear -> [BatchNorm(h)] -> activation``; a final ``Linear``
+    maps to the class scores (logits).
+    """
+
+    in_features: int = 64                           # 8x8 digits
+    hidden: tuple[int, ...] = (100, 100, 100)       # width of each hidden layer
+    out_features: int = 10                          # number of classes
+    activation: type[nn.Module] = nn.Sigmoid        # module class, e.g. nn.Sigmoid, nn.Tanh, nn.ReLU
+    batchnorm: bool = False                         # bnlib.nn.BatchNorm before each activation
+    init_std: float | None = None                   # None: PyTorch's default init; else W ~ N(0, init_std^2), b = 0
+
+
+def build_mlp(config: MLPConfig, seed: int) -> nn.Sequential:
+    """Build the MLP described by ``config`` with weights drawn from a private generator seeded by ``seed``.
+
+    The same ``(config, seed)`` always gives identical weights, and the global torch random
+    state is left untouched. The model maps ``(N, in_features)`` to logits ``(N, out_features)``.
+
+    Layer order, e.g. ``hidden=(100, 100)`` with BN::
+
+        Linear(64, 100), BatchNorm(100), Sigmoid(), Linear(100, 100), BatchNorm(100), Sigmoid(),
+        Linear(100, 10)
+    """
+    if config.init_std is not None and not config.init_std > 0:
+        raise ValueError(f"init_std must be positive or None, got {config.init_std!r}")
+    widths = [config.in_features, *config.hidden]
+    layers: list[nn.Module] = []
+    with torch.random.fork_rng(devices=[]):          # PyTorch's default init draws from the global RNG
+        torch.manual_seed(seed)
+        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+            layers.append(nn.Linear(fan_in, fan_out))
+            if config.batchnorm:
+                layers.append(BatchNorm(fan_out))
+            layers.append(config.activation())
+        layers.append(nn.Linear(widths[-1], config.out_features))
+        if config.init_std is not None:
+            _normal_init(layers, config.init_std, torch.Generator().manual_seed(seed))
+    return nn.Sequential(*layers)
+
+
+@torch.no_grad()
+def _normal_init(layers: list[nn.Module], std: float, generator: torch.Generator) -> None:
+    """Every Linear: weights ~ N(0, std^2), biases 0."""
+    for layer in layers:
+        if isinstance(layer, nn.Linear):
+            layer.weight.normal_(0.0, std, generator=generator)
+            layer.bias.zero_()

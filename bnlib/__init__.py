@@ -4,15 +4,19 @@ numpy (paper notation γ, β, x̂, μ, σ²):
     batchnorm_forward, batchnorm_backward, batchnorm_inference   pure functions (bnlib.functional)
     update_running_stats, population_statistics, unbiased_variance  (bnlib.running_stats)
     BatchNorm                                                    stateful layer (bnlib.layer)
+    fold_batchnorm                                               BN folded into the layer before (bnlib.fold)
 torch (PyTorch names weight, bias):
     bnlib.nn.BatchNorm                                           from-scratch nn.Module
+experiments (import the submodule): bnlib.data, bnlib.models, bnlib.training, bnlib.recorder,
+    bnlib.plotting
 """
 from . import nn
 from .functional import batch_statistics, batchnorm_backward, batchnorm_forward, batchnorm_inference
+from .fold import fold_batchnorm
 from .layer import BatchNorm
 from .running_stats import population_statistics, unbiased_variance, update_running_stats
 
 __all__ = [
     "BatchNorm", "batch_statistics", "batchnorm_backward", "batchnorm_forward", "batchnorm_inference",
-    "nn", "population_statistics", "unbiased_variance", "update_running_stats",
+    "fold_batchnorm", "nn", "population_statistics", "unbiased_variance", "update_running_stats",
 ]

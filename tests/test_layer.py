@@ -16,14 +16,22 @@ def option_id(o):
     return f"momentum={o['momentum']}-affine={o['affine']}-track={o['track_running_stats']}"
 
 
-def run_both(layer, ref, x, dy):
-    """Forward + backward through both; returns (y, dx) of each."""
+def assert_same_step(layer, ref, x, dy):
+    """One forward + backward through the numpy layer and the torch reference: all results agree."""
+    if ref.affine:
+        ref.zero_grad()
     y = layer(x)
     dx = layer.backward(dy)
     xt = torch.tensor(x, requires_grad=True)
     yt = ref(xt)
     yt.backward(torch.tensor(dy))
-    return y, dx, yt.detach().numpy(), xt.grad.numpy()
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    if ref.affine:
+        np.testing.assert_allclose(layer.dgamma, ref.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(layer.dbeta, ref.bias.grad.numpy(), rtol=1e-10, atol=1e-12)
+    else:
+        assert layer.dgamma is None and layer.dbeta is None
 
 
 @pytest.mark.parametrize("options", OPTIONS, ids=option_id)
@@ -36,17 +44,7 @@ def test_parity_with_torch_over_training_and_eval(shape, options, rng):
             ref.weight.copy_(torch.tensor(layer.gamma))
             ref.bias.copy_(torch.tensor(layer.beta))
     for step in range(4):
-        x, dy = rng.normal(1.0, 2.0, size=shape), rng.normal(size=shape)
-        if options["affine"]:
-            ref.zero_grad()
-        y, dx, y_ref, dx_ref = run_both(layer, ref, x, dy)
-        np.testing.assert_allclose(y, y_ref, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(dx, dx_ref, rtol=1e-10, atol=1e-12)
-        if options["affine"]:
-            np.testing.assert_allclose(layer.dgamma, ref.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
-            np.testing.assert_allclose(layer.dbeta, ref.bias.grad.numpy(), rtol=1e-10, atol=1e-12)
-        else:
-            assert layer.dgamma is None and layer.dbeta is None
+        assert_same_step(layer, ref, rng.normal(1.0, 2.0, size=shape), rng.normal(size=shape))
         if options["track_running_stats"]:
             np.testing.assert_allclose(layer.running_mean, ref.running_mean.numpy(), rtol=1e-12, atol=1e-14)
             np.testing.assert_allclose(layer.running_var, ref.running_var.numpy(), rtol=1e-12)
@@ -54,14 +52,7 @@ def test_parity_with_torch_over_training_and_eval(shape, options, rng):
         else:
             assert layer.running_mean is None and layer.running_var is None and layer.num_batches_tracked is None
     layer.eval(), ref.eval()
-    x, dy = rng.normal(size=shape), rng.normal(size=shape)
-    if options["affine"]:
-        ref.zero_grad()
-    y, dx, y_ref, dx_ref = run_both(layer, ref, x, dy)
-    np.testing.assert_allclose(y, y_ref, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dx, dx_ref, rtol=1e-10, atol=1e-12)
-    if options["affine"]:
-        np.testing.assert_allclose(layer.dgamma, ref.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert_same_step(layer, ref, rng.normal(size=shape), rng.normal(size=shape))
 
 
 def test_eval_leaves_running_statistics_alone(rng):

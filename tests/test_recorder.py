@@ -12,13 +12,6 @@ from bnlib.recorder import ActivationRecorder, saturated_fraction
 from bnlib.training import TrainConfig, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def tiny_network():
     """3 -> 4 (tanh) -> 5 (sigmoid) -> 6 (ReLU) -> 2, weights large enough to saturate some units."""

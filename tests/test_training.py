@@ -11,14 +11,6 @@ from bnlib.models import MLPConfig, build_mlp
 from bnlib.training import History, TrainConfig, accuracy, minibatches, seed_everything, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small networks train fastest on one thread (and the notebooks use one)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def digits():

@@ -78,23 +78,40 @@ def _check_eps(eps) -> None:
         raise ValueError(f"eps must be positive, got {eps!r}")
 
 
+SUM_BLOCK = 16  # rows added in the input dtype before the float64 accumulation
+
+
 def channel_sum(x: np.ndarray) -> np.ndarray:
     """Per-channel sum over the batch and spatial axes, accumulated accurately. Shape ``(C,)``, float64.
 
-    Each sample's contiguous spatial block is summed in ``x``'s dtype (numpy sums a contiguous
-    axis pairwise, so the error stays small), then the ``N`` partial sums are added in float64.
-    This is as accurate as a float64 sum and about three times faster on float32 data.
+    Casting every value to float64 is slow, and a plain float32 sum over the batch axis adds the
+    rows one after the other and loses digits when the values have a large offset. Instead:
+    with spatial axes, each sample's contiguous spatial block is summed in ``x``'s dtype (numpy
+    sums a contiguous axis pairwise, so the error stays small) and the ``N`` partial sums are
+    added in float64; for ``(N, C)`` input, rows are added in blocks of ``SUM_BLOCK`` in ``x``'s
+    dtype and the block sums in float64. Either way as accurate as a float64 sum, and faster.
     """
     if x.ndim > 2:
-        x = x.reshape(x.shape[0], x.shape[1], -1).sum(axis=2)     # (N, C)
-    return x.sum(axis=0, dtype=np.float64)                        # (C,)
+        per_sample = x.reshape(x.shape[0], x.shape[1], -1).sum(axis=2)                # (N, C)
+        return per_sample.sum(axis=0, dtype=np.float64)                                # (C,)
+    whole = x.shape[0] - x.shape[0] % SUM_BLOCK
+    blocks = x[:whole].reshape(-1, SUM_BLOCK, x.shape[1]).sum(axis=1)                  # (N // SUM_BLOCK, C)
+    return blocks.sum(axis=0, dtype=np.float64) + x[whole:].sum(axis=0, dtype=np.float64)  # (C,)
 
 
 def _centre(x: np.ndarray) -> tuple:
-    """Per-channel mean (float64, shape ``(C,)``) and the centred input ``x - mean`` (like x)."""
-    mean = channel_sum(x) / (x.size // x.shape[1])                # (C,)
-    centred = x - per_channel(mean, x.ndim).astype(x.dtype)       # like x
-    return mean, centred
+    """Per-channel mean (float64, shape ``(C,)``) and the centred input ``x - mean`` (like x).
+
+    Shifted data: first subtract one value per channel (the first sample's), then the mean of
+    what is left. Values close to each other subtract exactly, so for float32 data with a large
+    offset the sums add numbers the size of the spread, not of the offset, and nothing is lost
+    to rounding the offset.
+    """
+    shift = x[(0, slice(None)) + (0,) * (x.ndim - 2)]              # (C,) one value per channel
+    centred = x - per_channel(shift, x.ndim)                       # like x: x - shift
+    offset = channel_sum(centred) / (x.size // x.shape[1])         # (C,) mean of x - shift
+    centred -= per_channel(offset, x.ndim).astype(x.dtype)         # like x: x - mean
+    return shift.astype(np.float64) + offset, centred
 
 
 def _mean_square(centred: np.ndarray) -> np.ndarray:

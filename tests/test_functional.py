@@ -129,16 +129,19 @@ def test_gamma_sqrt_var_eps_and_beta_mean_give_the_identity(x):
 
 # ---- numerically hard input ------------------------------------------------------------------
 
-def test_float32_with_large_offset_is_as_accurate_as_torch(rng):
-    x = (1e4 + rng.normal(size=(256, 8, 16, 16))).astype(np.float32)
+@pytest.mark.parametrize("shape", [(256, 8, 16, 16), (4099, 8)])
+def test_float32_with_large_offset_is_as_accurate_as_torch(shape, rng):
+    x = (1e4 + rng.normal(size=shape)).astype(np.float32)
     x64 = x.astype(np.float64)
-    exact = (x64 - x64.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(x64.var(axis=(0, 2, 3), keepdims=True) + 1e-5)
+    axes = (0,) + tuple(range(2, x.ndim))
+    exact = (x64 - x64.mean(axis=axes, keepdims=True)) / np.sqrt(x64.var(axis=axes, keepdims=True) + 1e-5)
     y, _ = batchnorm_forward(x, np.ones(8, np.float32), np.zeros(8, np.float32))
     y_torch = torch.nn.functional.batch_norm(torch.from_numpy(x), None, None, training=True).numpy()
     assert y.dtype == np.float32
     error, torch_error = np.abs(y - exact).max(), np.abs(y_torch - exact).max()
-    assert error <= max(torch_error, 1e-3), (error, torch_error)
-    # A one-pass E[x^2] - E[x]^2 in float32 would be off by O(1) here.
+    assert error <= torch_error and error < 1e-4, (error, torch_error)
+    # A one-pass E[x^2] - E[x]^2 in float32 would be off by O(1) here; rounding the mean to
+    # float32 alone would cost about 5e-4.
 
 
 def test_float32_gradients_match_float64(rng):

@@ -81,11 +81,8 @@ class BatchNorm:
                     self.momentum, self.num_batches_tracked)
             self._cache = (cache, None)
             return y
-        y = batchnorm_inference(x, gamma, beta, self.running_mean, self.running_var, self.eps)  # like x
-        inv_std = 1.0 / np.sqrt(self.running_var + self.eps)                # (C,)
-        x_hat = (x - per_channel(self.running_mean, x.ndim)) * per_channel(inv_std, x.ndim)  # like x
-        self._cache = (None, (x_hat.astype(x.dtype), gamma, inv_std))
-        return y
+        self._cache = (None, (x, gamma))                                    # backward rebuilds x_hat if asked
+        return batchnorm_inference(x, gamma, beta, self.running_mean, self.running_var, self.eps)  # like x
 
     def backward(self, dy) -> np.ndarray:
         """Gradient of the loss with respect to the last input, given ``dy`` = dL/dy (the input's shape).
@@ -96,17 +93,19 @@ class BatchNorm:
         """
         if self._cache is None:
             raise RuntimeError("backward() called before a forward pass: call the layer on an input first")
-        batch_cache, fixed_cache = self._cache
+        batch_cache, eval_cache = self._cache
         if batch_cache is not None:
             dx, dgamma, dbeta = batchnorm_backward(dy, batch_cache)
         else:
             dy = np.asarray(dy)
-            x_hat, gamma, inv_std = fixed_cache
-            if dy.shape != x_hat.shape:
-                raise ValueError(f"dy must have the shape of the forward input {x_hat.shape}, got {dy.shape}")
+            eval_input, gamma = eval_cache
+            if dy.shape != eval_input.shape:
+                raise ValueError(f"dy must have the shape of the forward input {eval_input.shape}, got {dy.shape}")
+            inv_std = 1.0 / np.sqrt(self.running_var + self.eps)               # (C,)
+            x_hat = (eval_input - per_channel(self.running_mean, dy.ndim)) * per_channel(inv_std, dy.ndim)  # like x
             axes = reduction_axes(dy.ndim)
-            dx = dy * per_channel(gamma * inv_std, dy.ndim).astype(dy.dtype)  # like x
-            dgamma = (dy * x_hat).sum(axis=axes)                               # (C,)
+            dx = (dy * per_channel(gamma * inv_std, dy.ndim)).astype(dy.dtype)  # like x
+            dgamma = (dy * x_hat).sum(axis=axes).astype(dy.dtype)              # (C,)
             dbeta = dy.sum(axis=axes)                                          # (C,)
         self.dgamma, self.dbeta = (dgamma, dbeta) if self.affine else (None, None)
         return dx

@@ -7,7 +7,7 @@ import numpy as np
 
 from .functional import batchnorm_backward, batchnorm_forward, batchnorm_inference, per_channel, reduction_axes
 from .running_stats import update_running_stats
-from .validation import check_batch_size, check_float_dtype, check_hyperparameters, check_input_shape
+from .validation import check_hyperparameters
 
 
 class BatchNorm:
@@ -67,13 +67,9 @@ class BatchNorm:
 
     def __call__(self, x) -> np.ndarray:
         """Normalise ``x`` of shape ``(N, C, *spatial)``; returns ``y`` of the same shape and dtype."""
-        x = np.asarray(x)
-        check_float_dtype(x.dtype, np.issubdtype(x.dtype, np.floating))
-        check_input_shape(x.shape, self.num_features)
+        x = np.asarray(x)                     # the functions below validate x against gamma's (C,)
         gamma, beta = self._scale_shift(x.dtype)                            # (C,), (C,)
         if self.training or not self.track_running_stats:
-            if self.training:
-                check_batch_size(x.shape)
             y, cache = batchnorm_forward(x, gamma, beta, self.eps)          # like x
             if self.training and self.track_running_stats:
                 self.running_mean, self.running_var, self.num_batches_tracked = update_running_stats(

@@ -5,12 +5,12 @@ numpy (paper notation γ, β, x̂, μ, σ²):
     update_running_stats, population_statistics, unbiased_variance  (bnlib.running_stats)
     BatchNorm                                                    stateful layer (bnlib.layer)
     fold_batchnorm                                               BN folded into the layer before (bnlib.fold)
-torch (PyTorch names weight, bias):
+torch (PyTorch names weight, bias; ``import bnlib.nn``, which imports torch):
     bnlib.nn.BatchNorm                                           from-scratch nn.Module
-experiments (import the submodule): bnlib.data, bnlib.models, bnlib.training, bnlib.recorder,
-    bnlib.plotting
+lesson plumbing (``bnlib.lab``, imports torch): data, models, training loop, recorder, plots, claims
+
+``import bnlib`` needs numpy only.
 """
-from . import nn
 from .functional import batch_statistics, batchnorm_backward, batchnorm_forward, batchnorm_inference
 from .fold import fold_batchnorm
 from .layer import BatchNorm
@@ -18,5 +18,5 @@ from .running_stats import population_statistics, unbiased_variance, update_runn
 
 __all__ = [
     "BatchNorm", "batch_statistics", "batchnorm_backward", "batchnorm_forward", "batchnorm_inference",
-    "fold_batchnorm", "nn", "population_statistics", "unbiased_variance", "update_running_stats",
+    "fold_batchnorm", "population_statistics", "unbiased_variance", "update_running_stats",
 ]

@@ -1,11 +1,10 @@
-"""Tests for bnlib.data: the digits split, standardisation and the IDX reader."""
-import gzip
-
+"""Tests for bnlib.lab.data: the digits split, its one seed, and standardisation."""
 import numpy as np
 import pytest
 import torch
 
-from bnlib.data import Dataset, load_digits_split, load_mnist_idx, read_idx, standardize
+from bnlib.lab import data as data_module
+from bnlib.lab.data import Dataset, load_digits_split, standardize
 
 
 @pytest.fixture(scope="module")
@@ -62,41 +61,23 @@ def test_dataset_rejects_bad_tensors():
         Dataset(x, y, torch.zeros(4, 2), y)
 
 
-def write_idx(path, array: np.ndarray, type_code: int, big_endian_dtype: str, compress=False):
-    """Write ``array`` in the IDX format by hand (independently of read_idx)."""
-    header = bytes([0, 0, type_code, array.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
-    raw = header + array.astype(big_endian_dtype).tobytes()
-    path.write_bytes(gzip.compress(raw) if compress else raw)
+def test_default_split_seed_is_the_one_module_constant(monkeypatch):
+    """load_digits_split() without a seed uses SPLIT_SEED, the one place CI changes the split."""
+    monkeypatch.setattr(data_module, "SPLIT_SEED", 3)
+    default, explicit, other = load_digits_split(), load_digits_split(seed=3), load_digits_split(seed=4)
+    assert torch.equal(default.y_test, explicit.y_test)
+    assert not torch.equal(default.y_test, other.y_test)
 
 
-@pytest.mark.parametrize("type_code, dtype", [(0x08, ">u1"), (0x09, ">i1"), (0x0B, ">i2"),
-                                              (0x0C, ">i4"), (0x0D, ">f4"), (0x0E, ">f8")])
-def test_idx_round_trip(tmp_path, type_code, dtype):
-    array = (np.arange(2 * 3 * 4).reshape(2, 3, 4) * (1 if "u" in dtype else -1)).astype(dtype)
-    write_idx(tmp_path / "a.idx", array, type_code, dtype)
-    result = read_idx(tmp_path / "a.idx")
-    assert result.shape == (2, 3, 4) and result.dtype == np.dtype(dtype).newbyteorder("=")
-    np.testing.assert_array_equal(result, array)
-
-
-def test_idx_gzip_and_mnist_loader(tmp_path):
-    images = np.arange(3 * 2 * 2, dtype=np.uint8).reshape(3, 2, 2) * 20  # 3 images of 2x2 pixels
-    labels = np.array([7, 0, 9], dtype=np.uint8)
-    write_idx(tmp_path / "images.gz", images, 0x08, ">u1", compress=True)
-    write_idx(tmp_path / "labels", labels, 0x08, ">u1")
-    x, y = load_mnist_idx(tmp_path / "images.gz", tmp_path / "labels")
-    assert x.shape == (3, 4) and x.dtype == torch.float32 and y.dtype == torch.int64
-    assert torch.allclose(x, torch.tensor(images.reshape(3, 4) / 255.0, dtype=torch.float32))
-    assert y.tolist() == [7, 0, 9]
-    write_idx(tmp_path / "two", labels[:2], 0x08, ">u1")
-    with pytest.raises(ValueError, match="labels"):       # 3 images, 2 labels
-        load_mnist_idx(tmp_path / "images.gz", tmp_path / "two")
-
-
-def test_idx_rejects_bad_files(tmp_path):
-    (tmp_path / "bad").write_bytes(b"\x01\x02\x08\x01" + (3).to_bytes(4, "big") + b"abc")
-    with pytest.raises(ValueError, match="not an IDX file"):
-        read_idx(tmp_path / "bad")
-    (tmp_path / "short").write_bytes(b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + b"abc")
-    with pytest.raises(ValueError, match="5 bytes"):
-        read_idx(tmp_path / "short")
+def test_split_seed_comes_from_the_environment():
+    """A fresh interpreter with BNLIB_SPLIT_SEED=7 reads 7; without it, 0."""
+    import os
+    import subprocess
+    import sys
+    code = "from bnlib.lab.data import SPLIT_SEED; print(SPLIT_SEED)"
+    env = {k: v for k, v in os.environ.items() if k != "BNLIB_SPLIT_SEED"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True).stdout.strip() == "0"
+    env["BNLIB_SPLIT_SEED"] = "7"
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True).stdout.strip() == "7"

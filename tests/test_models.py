@@ -1,11 +1,11 @@
-"""Tests for bnlib.models: layer layout, seeding and initialisation."""
+"""Tests for bnlib.lab.models: layer layout, seeding and initialisation."""
 import math
 
 import pytest
 import torch
 from torch import nn
 
-from bnlib.models import MLPConfig, build_mlp
+from bnlib.lab.models import MLPConfig, build_mlp
 from bnlib.nn import BatchNorm
 
 
@@ -19,14 +19,32 @@ def test_default_layout_and_output_shape():
 
 def test_batchnorm_before_each_activation():
     model = build_mlp(MLPConfig(in_features=3, hidden=(4, 6), out_features=2, activation=nn.Tanh,
-                                batchnorm=True), seed=0)
+                                norm="bn"), seed=0)
     assert [type(m) for m in model] == [nn.Linear, BatchNorm, nn.Tanh, nn.Linear, BatchNorm, nn.Tanh, nn.Linear]
     assert [m.num_features for m in model if isinstance(m, BatchNorm)] == [4, 6]
 
 
+@pytest.mark.parametrize("norm", ["ln", "gn"])
+def test_layer_and_group_norm_normalise_each_example(norm):
+    """LN and GN normalise within an example: the output of one example does not depend on the others."""
+    model = build_mlp(MLPConfig(in_features=3, hidden=(8,), out_features=2, norm=norm, num_groups=2), seed=0)
+    assert len(model) == 4 and not isinstance(model[1], (nn.Linear, nn.Sigmoid))
+    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    z = model[1](model[0](x))                                               # (5, 8) normalised
+    groups = z.reshape(5, 2 if norm == "gn" else 1, -1)
+    assert torch.allclose(groups.mean(-1), torch.zeros(()), atol=1e-6)
+    assert torch.allclose(groups.var(-1, unbiased=False), torch.ones(()), atol=1e-3)
+    assert torch.allclose(model(x)[:2], model(x[:2]), atol=1e-6)
+
+
+def test_bad_norm_is_named():
+    with pytest.raises(ValueError, match="norm must be"):
+        build_mlp(MLPConfig(norm="batch"), seed=0)
+
+
 @pytest.mark.parametrize("init_std", [None, 0.5])
 def test_same_seed_same_weights_and_global_rng_untouched(init_std):
-    config = MLPConfig(batchnorm=True, init_std=init_std)
+    config = MLPConfig(norm="bn", init_std=init_std)
     torch.manual_seed(123)
     expected_draw = torch.rand(3)
     torch.manual_seed(123)
@@ -53,5 +71,5 @@ def test_default_init_is_pytorch_uniform():
 
 
 def test_bad_init_std():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="init_std must be positive"):
         build_mlp(MLPConfig(init_std=0.0), seed=0)

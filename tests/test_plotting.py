@@ -1,4 +1,4 @@
-"""Tests for bnlib.plotting: each helper returns its axes and draws the expected artists."""
+"""Tests for bnlib.lab.plotting: each helper returns its axes and draws the expected artists."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection, QuadMesh  # noqa: E402
 from matplotlib.patches import StepPatch  # noqa: E402
 
-from bnlib.plotting import (plot_histogram_image, plot_layer_histograms,  # noqa: E402
+from bnlib.lab.plotting import (plot_histogram_image, plot_layer_histograms,  # noqa: E402
                             plot_learning_curves, plot_percentile_bands)
 
 

@@ -1,15 +1,15 @@
-"""Tests for bnlib.recorder: every statistic checked against a manual computation on a tiny network."""
+"""Tests for bnlib.lab.recorder: every statistic checked against a manual computation on a tiny network."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bnlib.data import load_digits_split
-from bnlib.models import MLPConfig, build_mlp
+from bnlib.lab.data import load_digits_split
+from bnlib.lab.models import MLPConfig, build_mlp
 from bnlib.nn import BatchNorm
-from bnlib.recorder import ActivationRecorder, saturated_fraction
-from bnlib.training import TrainConfig, train
+from bnlib.lab.recorder import ActivationRecorder, saturated_fraction
+from bnlib.lab.training import TrainConfig, train
 
 
 
@@ -95,9 +95,9 @@ def test_gradient_norms_match_manual_gradients():
 def test_recording_does_not_change_training():
     data = load_digits_split()
     config = TrainConfig(steps=30, lr=0.2, eval_every=10)
-    plain_model = build_mlp(MLPConfig(batchnorm=True), seed=0)
+    plain_model = build_mlp(MLPConfig(norm="bn"), seed=0)
     plain = train(plain_model, data, config)
-    recorded_model = build_mlp(MLPConfig(batchnorm=True), seed=0)
+    recorded_model = build_mlp(MLPConfig(norm="bn"), seed=0)
     with ActivationRecorder(recorded_model) as recorder:
         recorded = train(recorded_model, data, config, recorder)
     assert recorded == plain

@@ -1,4 +1,4 @@
-"""Tests for bnlib.training: batching, determinism, evaluation schedule, divergence."""
+"""Tests for bnlib.lab.training: batching, determinism, evaluation schedule, divergence."""
 import random
 
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from bnlib.data import load_digits_split
-from bnlib.models import MLPConfig, build_mlp
-from bnlib.training import History, TrainConfig, accuracy, minibatches, seed_everything, train
+from bnlib.lab.data import load_digits_split
+from bnlib.lab.models import MLPConfig, build_mlp
+from bnlib.lab.training import History, TrainConfig, accuracy, minibatches, seed_everything, train
 
 
 
@@ -44,7 +44,7 @@ def test_evaluation_schedule_and_lengths(digits):
 
 def test_same_seeds_same_history(digits):
     def run(train_seed):
-        model = build_mlp(MLPConfig(batchnorm=True), seed=0)
+        model = build_mlp(MLPConfig(norm="bn"), seed=0)
         return train(model, digits, TrainConfig(steps=60, lr=0.1, eval_every=20, seed=train_seed))
     a, b, c = run(0), run(0), run(1)
     assert a == b

@@ -1,26 +1,37 @@
-"""Multi-layer perceptrons for the experiments, with or without Batch Normalization."""
+"""Multi-layer perceptrons for the experiments, with a choice of normalization layer (none, BN, LN, GN)."""
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .nn import BatchNorm
+from ..nn import BatchNorm
 
 
 @dataclass
 class MLPConfig:
     """Architecture of :func:`build_mlp`.
 
-    Each hidden width ``h`` gives ``Linear -> [BatchNorm(h)] -> activation``; a final ``Linear``
-    maps to the class scores (logits).
+    Each hidden width ``h`` gives ``Linear -> [norm(h)] -> activation``; a final ``Linear``
+    maps to the class scores (logits). ``norm`` names the normalization layer placed before each
+    activation: ``"none"``, ``"bn"`` (:class:`bnlib.nn.BatchNorm`), ``"ln"`` (layer norm over the
+    ``h`` units of each example) or ``"gn"`` (group norm with ``num_groups`` groups of units).
     """
 
     in_features: int = 64                           # 8x8 digits
     hidden: tuple[int, ...] = (100, 100, 100)       # width of each hidden layer
     out_features: int = 10                          # number of classes
     activation: type[nn.Module] = nn.Sigmoid        # module class, e.g. nn.Sigmoid, nn.Tanh, nn.ReLU
-    batchnorm: bool = False                         # bnlib.nn.BatchNorm before each activation
+    norm: str = "none"                              # "none", "bn", "ln" or "gn", before each activation
+    num_groups: int = 4                             # groups of units for norm="gn"
     init_std: float | None = None                   # None: PyTorch's default init; else W ~ N(0, init_std^2), b = 0
+
+
+NORMS = {
+    "bn": lambda units, config: BatchNorm(units),
+    "ln": lambda units, config: nn.LayerNorm(units),
+    "gn": lambda units, config: nn.GroupNorm(config.num_groups, units),
+}
+"""Normalization layer for each ``MLPConfig.norm`` choice, built for ``units`` hidden units."""
 
 
 def build_mlp(config: MLPConfig, seed: int) -> nn.Sequential:
@@ -29,11 +40,13 @@ def build_mlp(config: MLPConfig, seed: int) -> nn.Sequential:
     The same ``(config, seed)`` always gives identical weights, and the global torch random
     state is left untouched. The model maps ``(N, in_features)`` to logits ``(N, out_features)``.
 
-    Layer order, e.g. ``hidden=(100, 100)`` with BN::
+    Layer order, e.g. ``hidden=(100, 100)`` with ``norm="bn"``::
 
         Linear(64, 100), BatchNorm(100), Sigmoid(), Linear(100, 100), BatchNorm(100), Sigmoid(),
         Linear(100, 10)
     """
+    if config.norm != "none" and config.norm not in NORMS:
+        raise ValueError(f"norm must be 'none' or one of {sorted(NORMS)}, got {config.norm!r}")
     if config.init_std is not None and not config.init_std > 0:
         raise ValueError(f"init_std must be positive or None, got {config.init_std!r}")
     widths = [config.in_features, *config.hidden]
@@ -42,8 +55,8 @@ def build_mlp(config: MLPConfig, seed: int) -> nn.Sequential:
         torch.manual_seed(seed)
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):
             layers.append(nn.Linear(fan_in, fan_out))
-            if config.batchnorm:
-                layers.append(BatchNorm(fan_out))
+            if config.norm != "none":
+                layers.append(NORMS[config.norm](fan_out, config))
             layers.append(config.activation())
         layers.append(nn.Linear(widths[-1], config.out_features))
         if config.init_std is not None:

@@ -31,7 +31,7 @@ def run_once(path: str, group: int, split: int) -> dict:
     notebook = lesson_runs.read(Path(path))
     seeds = lesson_runs.seed_group(notebook, group)
     variant = lesson_runs.with_seeds(notebook, seeds)
-    variant["cells"].append({"cell_type": "code", "metadata": {}, "source": DUMP, "outputs": [],
+    variant["cells"].append({"cell_type": "code", "id": "seed-sweep-claims", "metadata": {}, "source": DUMP, "outputs": [],
                              "execution_count": None})
     result = {"notebook": Path(path).name, "seeds": seeds, "split": split, "claims": [], "error": None}
     try:
@@ -62,6 +62,7 @@ def summarise(results: list[dict]) -> None:
                 claims.setdefault((c["statement"], c["op"], c["bound"]), []).append(c)
         if not claims:
             print("  (no statistical claims recorded)")
+            continue
         print(f"  {'claim':<70} {'threshold':>12} {'held':>7} {'min':>10} {'median':>10} {'max':>10}")
         for (statement, op, bound), cs in claims.items():
             values = np.array([c["value"] for c in cs], dtype=float)

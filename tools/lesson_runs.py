@@ -84,7 +84,7 @@ def execute(notebook: dict, env: dict | None = None, timeout: int = 1800) -> tup
     import nbformat
     from nbclient import NotebookClient
 
-    node = nbformat.from_dict(notebook)
+    node = nbformat.reads(json.dumps(notebook), as_version=4)     # sources as strings, as nbclient expects
     saved = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})                          # the kernel inherits this environment
     try:

@@ -50,9 +50,11 @@ def draw_graph(ax: Axes, nodes: Mapping[str, tuple], edges: Iterable[tuple], *, 
         end = (x1 - w / 2 - 0.02 if x1 > x0 else x1, y1 - (h / 2 + 0.02 if y1 > y0 and x1 == x0 else 0)
                + (h / 2 + 0.02 if y1 < y0 and x1 == x0 else 0))
         ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color="k", lw=1.2))
-        if (a, b) in local_grads:
-            ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.12, local_grads[(a, b)], color="C3",
-                    ha="center", va="bottom", fontsize=9, bbox=dict(fc="white", ec="none", alpha=0.8, pad=0.5))
+        if (a, b) in local_grads:                 # above a horizontal edge, beside a sloped or vertical one
+            mx, my = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
+            pos, align = ((mx, y0 + h / 2 + 0.06), "center") if y0 == y1 else ((mx + 0.12, my), "left")
+            ax.text(*pos, local_grads[(a, b)], color="C3", ha=align, va="bottom" if y0 == y1 else "center",
+                    fontsize=9, bbox=dict(fc="white", ec="none", alpha=0.8, pad=0.5))
     xs = [p[0] for p in nodes.values()]
     ys = [p[1] for p in nodes.values()]
     ax.set(xlim=(min(xs) - w, max(xs) + w), ylim=(min(ys) - 1.0, max(ys) + 0.9))

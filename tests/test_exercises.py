@@ -17,8 +17,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-nbgrader_apps = pytest.importorskip("nbgrader.apps", reason="nbgrader is in requirements.txt")
-from nbgrader.api import Gradebook  # noqa: E402
+from nbgrader import apps as nbgrader_apps
+from nbgrader.api import Gradebook
 
 pytestmark = pytest.mark.filterwarnings("ignore:Object of type .* not in session")  # inside nbgrader's gradebook
 

@@ -190,3 +190,60 @@ class SyncBatchNorm(BatchNorm):
         for name, child in module.named_children():
             output.add_module(name, cls.convert_sync_batchnorm(child, process_group))
         return output
+
+
+class GhostBatchNorm(BatchNorm):
+    r"""Per-process BN, simulated in one process: the batch is cut into ``num_splits`` equal chunks
+    and each is normalised with its own statistics ("ghost batches").
+
+    Data-parallel training without synchronisation does exactly this: process :math:`k` normalises
+    rows :math:`k\,n \ldots (k+1)\,n - 1` of the global batch with their statistics, and the
+    averaged gradients are those of the mean loss over all chunks. The running estimates are
+    updated from the first chunk only, as the copy of rank 0 (the one usually saved) would be.
+    Eval mode uses the running estimates, like :class:`bnlib.nn.BatchNorm`.
+
+    Args:
+        num_features: number of channels ``C``.
+        num_splits: chunks per batch; the batch size must be a multiple of it.
+        others: as :class:`bnlib.nn.BatchNorm`.
+    """
+
+    def __init__(self, num_features, num_splits, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, device=None, dtype=None):
+        super().__init__(num_features, eps=eps, momentum=momentum, affine=affine,
+                         track_running_stats=track_running_stats, device=device, dtype=dtype)
+        if isinstance(num_splits, bool) or not isinstance(num_splits, int) or num_splits < 1:
+            raise ValueError(f"num_splits must be a positive integer, got {num_splits!r}")
+        self.num_splits = num_splits
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise each of the ``num_splits`` chunks of ``x`` (shape ``(N, C, *spatial)``) on its own."""
+        if not self.training or self.num_splits == 1:
+            return super().forward(x)
+        check_float_dtype(x.dtype, x.is_floating_point())
+        check_input_shape(x.shape, self.num_features)
+        if x.shape[0] % self.num_splits:
+            raise ValueError(f"expected a batch whose size is a multiple of num_splits = {self.num_splits}, "
+                             f"got input of shape {tuple(x.shape)}")
+        chunks = x.reshape(self.num_splits, -1, *x.shape[1:])           # (P, n, C, *spatial)
+        check_batch_size(chunks.shape[1:])                               # > 1 value per channel per chunk
+        dims = [1] + list(range(3, chunks.dim()))                        # each chunk's batch and spatial axes
+        mean = chunks.mean(dim=dims, keepdim=True)                       # (P, 1, C, 1, ...)
+        var = ((chunks - mean) ** 2).mean(dim=dims, keepdim=True)        # (P, 1, C, 1, ...) biased
+        x_hat = ((chunks - mean) / torch.sqrt(var + self.eps)).reshape(x.shape)
+        if self.training and self.track_running_stats:                   # rank 0's estimates
+            m = chunks[0].numel() // x.shape[1]
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                k = 1.0 / self.num_batches_tracked.item() if self.momentum is None else self.momentum
+                self.running_mean.mul_(1 - k).add_(k * mean[0].flatten())
+                self.running_var.mul_(1 - k).add_(k * var[0].flatten() * m / (m - 1))
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        if self.weight is not None:
+            x_hat = x_hat * self.weight.reshape(shape)
+        if getattr(self, "bias", None) is not None:
+            x_hat = x_hat + self.bias.reshape(shape)
+        return x_hat
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", num_splits={self.num_splits}"

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import bnlib.nn
-from bnlib.distributed import SyncBatchNorm, all_reduce_sum, naive_all_reduce_sum, sync_batch_statistics
+from bnlib.distributed import GhostBatchNorm, SyncBatchNorm, all_reduce_sum, naive_all_reduce_sum, sync_batch_statistics
 from bnlib.lab.processes import gloo_available, run_in_processes, sync_bn_step
 
 GLOO, WHY_NOT = gloo_available()
@@ -135,3 +135,35 @@ def test_state_dict_loads_into_torch_batchnorm_and_back():
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="expected input with 3 channels"):
         SyncBatchNorm(3)(torch.randn(4, 2))
+
+
+# ---------------------------------------------------------------- ghost batches, simulated in one process
+@pytest.mark.parametrize("shape, splits", [((12, 3), 3), ((8, 3, 2, 2), 4), ((6, 3), 1)])
+def test_ghost_batchnorm_equals_bn_on_each_chunk_with_rank0_running_stats(shape, splits):
+    x = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 3 - 1
+    ghost = GhostBatchNorm(3, splits, momentum=0.3).double()
+    with torch.no_grad():
+        ghost.weight.uniform_(0.5, 1.5), ghost.bias.normal_()
+    per_chunk = [nn.BatchNorm1d(3, momentum=0.3).double() if len(shape) == 2 else
+                 nn.BatchNorm2d(3, momentum=0.3).double() for _ in range(splits)]
+    for layer in per_chunk:
+        layer.load_state_dict(ghost.state_dict())
+    xg, xr = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out = ghost(xg)
+    want = torch.cat([layer(chunk) for layer, chunk in zip(per_chunk, xr.chunk(splits))])
+    torch.testing.assert_close(out, want, rtol=1e-12, atol=1e-12)
+    dy = torch.randn_like(x)
+    out.backward(dy), want.backward(dy)
+    torch.testing.assert_close(xg.grad, xr.grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(ghost.weight.grad, sum(layer.weight.grad for layer in per_chunk), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(ghost.running_var, per_chunk[0].running_var, rtol=1e-12, atol=0)
+    torch.testing.assert_close(ghost.running_mean, per_chunk[0].running_mean, rtol=1e-12, atol=0)
+
+
+def test_ghost_batchnorm_bad_input():
+    with pytest.raises(ValueError, match="multiple of num_splits = 4"):
+        GhostBatchNorm(3, 4)(torch.randn(6, 3))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        GhostBatchNorm(3, 3)(torch.randn(3, 3))
+    with pytest.raises(ValueError, match="num_splits must be a positive integer"):
+        GhostBatchNorm(3, 0)

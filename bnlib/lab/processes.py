@@ -11,7 +11,8 @@ Workers for lesson 09 and its tests:
 
 - :func:`sync_bn_step`: one training step of :class:`bnlib.distributed.SyncBatchNorm` (or of the
   statistics with the naive all-reduce) on this process's share of a batch.
-- :func:`ghost_statistics`: each process's own batch mean and variance (no synchronisation).
+- :func:`torch_sync_batchnorm_on_cpu`: what ``torch.nn.SyncBatchNorm`` says about CPU tensors.
+- :func:`call_each`: several of these in one group (processes are slow to start).
 """
 import os
 import socket
@@ -144,8 +145,20 @@ def sync_bn_step(rank, world_size, x, dy, sizes, weight, bias, momentum=0.1, nai
             "num_batches_tracked": int(layer.num_batches_tracked)}
 
 
-def ghost_statistics(rank, world_size, x, sizes):
-    """This process's own batch mean and biased variance per channel (no synchronisation)."""
-    share = _share(x, rank, sizes)
-    axes = (0,) + tuple(range(2, share.ndim))
-    return share.mean(axis=axes), share.var(axis=axes)
+def call_each(rank, world_size, calls):
+    """Run every ``(fn, args)`` of ``calls`` as ``fn(rank, world_size, *args)`` in one process group.
+
+    Starting processes and importing torch costs seconds; one group can serve several experiments.
+    Returns the list of results, in the order of ``calls``.
+    """
+    return [fn(rank, world_size, *args) for fn, args in calls]
+
+
+def torch_sync_batchnorm_on_cpu(rank, world_size) -> str:
+    """What ``torch.nn.SyncBatchNorm`` says when asked to train on CPU tensors in a real group."""
+    layer = torch.nn.SyncBatchNorm(3)
+    try:
+        layer(torch.randn(4, 3))
+    except ValueError as error:
+        return f"ValueError: {error}"
+    return "no error"

@@ -44,7 +44,7 @@ def reduction_axes(ndim: int) -> tuple:
 
 def _spatial_blocks(x: np.ndarray):
     """``x`` as ``(N, C, L)`` cut along L into contiguous blocks of at most SPATIAL_BLOCK values."""
-    x3 = x.reshape(x.shape[0], x.shape[1], -1)                                     # (N, C, L)
+    x3 = x.reshape(x.shape[0], x.shape[1], int(np.prod(x.shape[2:])))              # (N, C, L)
     for start in range(0, x3.shape[2], SPATIAL_BLOCK):
         yield x3[:, :, start:start + SPATIAL_BLOCK]
 

@@ -250,7 +250,7 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
     x, gamma, beta = float_array(x), float_array(gamma, "gamma"), float_array(beta, "beta")
     if gamma.ndim == 0:
         raise ValueError("expected gamma of shape normalized_shape with at least one axis, got a scalar")
-    check_same_shape("beta", beta.shape, gamma.shape)
+    check_same_shape("beta", beta.shape, gamma.shape, of="gamma")
     check_trailing_shape(x.shape, gamma.shape)
     axes = tuple(range(x.ndim - gamma.ndim, x.ndim))
     y, norm = normalize_forward(x, gamma, beta, axes, eps)

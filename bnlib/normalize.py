@@ -93,7 +93,7 @@ def normalize_forward(x, gamma, beta, axes, eps=1e-5):
     axes = check_axes(axes, x.ndim)
     gamma, beta = float_array(gamma, "gamma"), float_array(beta, "beta")
     check_broadcast_parameter("gamma", gamma.shape, x.shape)
-    check_same_shape("beta", beta.shape, gamma.shape)
+    check_same_shape("beta", beta.shape, gamma.shape, of="gamma")
     check_eps(eps)
     x64 = x.astype(np.float64)                                                # x in float64
     with np.errstate(invalid="ignore", divide="ignore"):                      # empty axes give NaN statistics

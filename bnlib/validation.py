@@ -164,10 +164,10 @@ def check_trailing_shape(shape: Sequence[int], normalized_shape: Sequence[int]) 
                          f"ending in normalized_shape {normalized_shape}, got shape {shape}")
 
 
-def check_same_shape(name: str, shape: Sequence[int], expected: Sequence[int]) -> None:
-    """A gradient must have the shape of the forward input it belongs to."""
+def check_same_shape(name: str, shape: Sequence[int], expected: Sequence[int], of: str = "the forward input") -> None:
+    """An array that must have the shape of another (a gradient that of its forward input, β that of γ)."""
     if tuple(shape) != tuple(expected):
-        raise ValueError(f"{name} must have the shape of the forward input {tuple(expected)}, got {tuple(shape)}")
+        raise ValueError(f"{name} must have the shape of {of} {tuple(expected)}, got {tuple(shape)}")
 
 
 def check_axes(axes, ndim: int) -> tuple:

@@ -308,3 +308,15 @@ def test_groupnorm_dy_of_another_shape(rng):
     _, cache = groupnorm_forward(rng.normal(size=(2, 4, 3)), np.ones(4), np.zeros(4), 2)
     with pytest.raises(ValueError, match=r"dy must have the shape of the forward input \(2, 4, 3\), got \(2, 4\)"):
         groupnorm_backward(np.ones((2, 4)), cache)
+
+
+@pytest.mark.parametrize("norm, cls", [("ln", bnlib.nn.LayerNorm), ("gn", bnlib.nn.GroupNorm)])
+def test_mlp_config_uses_bnlib_modules(norm, cls):
+    """MLPConfig(norm="ln"/"gn") builds bnlib.nn's modules, equal to torch's on the same input."""
+    from bnlib.lab.models import MLPConfig, build_mlp
+    model = build_mlp(MLPConfig(in_features=3, hidden=(8,), out_features=2, norm=norm, num_groups=2), seed=0)
+    assert type(model[1]) is cls
+    ref = torch.nn.LayerNorm(8) if norm == "ln" else torch.nn.GroupNorm(2, 8)
+    ref.load_state_dict(model[1].state_dict())
+    z = torch.randn(5, 8, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(model[1](z), ref(z), rtol=1e-5, atol=1e-5)

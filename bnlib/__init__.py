@@ -1,22 +1,31 @@
 """bnlib: Batch Normalization from first principles, the library behind the notebook series.
 
 numpy (paper notation γ, β, x̂, μ, σ²):
-    batchnorm_forward, batchnorm_backward, batchnorm_inference   pure functions (bnlib.functional)
+    normalize_forward, normalize_backward            the core: normalise over given axes (bnlib.normalize)
+    batchnorm_forward, batchnorm_backward, batchnorm_inference,
+    batchnorm_inference_forward, batchnorm_inference_backward, batch_statistics,
+    layernorm_forward, layernorm_backward, groupnorm_forward, groupnorm_backward
+                                                     thin wrappers in each paper's notation (bnlib.functional)
     update_running_stats, population_statistics, unbiased_variance  (bnlib.running_stats)
-    BatchNorm                                                    stateful layer (bnlib.layer)
-    fold_batchnorm                                               BN folded into the layer before (bnlib.fold)
+    BatchNorm, LayerNorm, GroupNorm                  stateful layers with a hand-written backward (bnlib.layer)
+    fold_batchnorm                                   BN folded into the layer before (bnlib.fold)
 torch (PyTorch names weight, bias; ``import bnlib.nn``, which imports torch):
-    bnlib.nn.BatchNorm                                           from-scratch nn.Module
+    bnlib.nn.BatchNorm, bnlib.nn.LayerNorm, bnlib.nn.GroupNorm   from-scratch nn.Modules
 lesson plumbing (``bnlib.lab``, imports torch): data, models, training loop, recorder, plots, claims
 
 ``import bnlib`` needs numpy only.
 """
-from .functional import batch_statistics, batchnorm_backward, batchnorm_forward, batchnorm_inference
 from .fold import fold_batchnorm
-from .layer import BatchNorm
+from .functional import (batch_statistics, batchnorm_backward, batchnorm_forward, batchnorm_inference,
+                         batchnorm_inference_backward, batchnorm_inference_forward, groupnorm_backward,
+                         groupnorm_forward, layernorm_backward, layernorm_forward)
+from .layer import BatchNorm, GroupNorm, LayerNorm
+from .normalize import normalize_backward, normalize_forward
 from .running_stats import population_statistics, unbiased_variance, update_running_stats
 
 __all__ = [
-    "BatchNorm", "batch_statistics", "batchnorm_backward", "batchnorm_forward", "batchnorm_inference",
-    "fold_batchnorm", "population_statistics", "unbiased_variance", "update_running_stats",
+    "BatchNorm", "GroupNorm", "LayerNorm", "batch_statistics", "batchnorm_backward", "batchnorm_forward",
+    "batchnorm_inference", "batchnorm_inference_backward", "batchnorm_inference_forward", "fold_batchnorm",
+    "groupnorm_backward", "groupnorm_forward", "layernorm_backward", "layernorm_forward", "normalize_backward",
+    "normalize_forward", "population_statistics", "unbiased_variance", "update_running_stats",
 ]

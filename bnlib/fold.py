@@ -20,6 +20,8 @@ The folded network computes the same function as the eval-mode original with one
 """
 import numpy as np
 
+from .validation import check_eps, real_array
+
 
 def fold_batchnorm(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
     r"""Fold fixed-statistics BN into the weight and bias of the layer that feeds it.
@@ -42,8 +44,8 @@ def fold_batchnorm(weight, bias, gamma, beta, running_mean, running_var, eps=1e-
         float32, any float64 input gives float64). The arithmetic is done in float64.
     Raises:
         ValueError: a weight with fewer than 2 axes, a per-channel vector whose shape is not
-            ``(C,)``, a negative variance, or ``eps <= 0``.
-        TypeError: a non-numeric input.
+            ``(C,)``, a negative variance, or ``eps`` not positive and finite.
+        TypeError: a non-numeric input, or ``eps`` not a real number.
     """
     weight = _as_float_array("weight", weight)
     if weight.ndim < 2:
@@ -58,8 +60,7 @@ def fold_batchnorm(weight, bias, gamma, beta, running_mean, running_var, eps=1e-
         if v.shape != (num_channels,):
             raise ValueError(f"expected {name} of shape ({num_channels},) to match weight of shape "
                              f"{weight.shape} ({num_channels} output channels), got shape {v.shape}")
-    if isinstance(eps, bool) or not np.isscalar(eps) or not eps > 0:
-        raise ValueError(f"eps must be a positive number, got {eps!r}")
+    check_eps(eps)
     if np.any(vectors["running_var"] < 0):
         raise ValueError("running_var must be non-negative")
     dtype = np.result_type(np.float32, weight, *vectors.values())          # float32 or float64
@@ -76,11 +77,7 @@ def _as_float_array(name, value) -> np.ndarray:
     """``value`` as a real floating-point (or integer, promoted later) numpy array."""
     if hasattr(value, "detach"):                                           # a torch tensor
         value = value.detach().cpu().numpy()
-    array = np.asarray(value)
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)) \
-            or array.dtype == np.bool_:
-        raise TypeError(f"expected {name} to hold real numbers, got dtype {array.dtype}")
-    return array
+    return real_array(value, name)
 
 
 def fold_modules(layer, bn):

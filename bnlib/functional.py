@@ -1,150 +1,120 @@
-r"""Batch Normalization as pure numpy functions: forward, backward and inference.
+r"""Batch, Layer and Group Normalization as pure numpy functions, in each paper's notation.
 
-Notation follows Ioffe & Szegedy (2015), Algorithm 1. For an input ``x`` of shape ``(N, C)`` or
-``(N, C, *spatial)``, every channel ``c`` is normalised with statistics taken over the
-:math:`m = N \cdot \prod \text{spatial}` values that share that channel:
+Each function is a thin wrapper around the normalization core :mod:`bnlib.normalize`
+(``normalize_forward(x, γ, β, axes, eps)`` / ``normalize_backward(dy, cache)``); only the axes and
+the shape of γ, β differ:
 
-.. math::
+* BN (Ioffe & Szegedy, 2015), input ``(N, C)`` or ``(N, C, *spatial)``: per channel over the
+  batch and spatial axes, :math:`m = N\prod\text{spatial}` values;
+* LN (Ba, Kiros & Hinton, 2016), input ``(*, *normalized_shape)``: per example over the trailing
+  ``gamma.ndim`` axes;
+* GN (Wu & He, 2018), input ``(N, C, *spatial)``: per example and group of ``C/G`` channels.
 
-    \mu_c = \frac{1}{m}\sum_i x_{ic}, \qquad
-    \sigma^2_c = \frac{1}{m}\sum_i (x_{ic} - \mu_c)^2, \qquad
-    \hat x_{ic} = \frac{x_{ic} - \mu_c}{\sqrt{\sigma^2_c + \epsilon}}, \qquad
-    y_{ic} = \gamma_c \hat x_{ic} + \beta_c .
+.. math:: \mu = \tfrac1m\sum x,\quad \sigma^2 = \tfrac1m\sum (x-\mu)^2,\quad
+          \hat x = \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}},\quad y = \gamma\hat x + \beta .
 
-Statistics are accumulated in float64 and the variance is computed from centred values (two
-passes), so float32 data with a large offset and a small spread normalises accurately.
+BN's training pair runs on the fast path :mod:`bnlib.fast_batchnorm` (tested equal to the core);
+LN and GN run on the core's reference path. All statistics are accumulated in float64.
+BN's eval mode is the pair :func:`batchnorm_inference_forward` / :func:`batchnorm_inference_backward`
+(and :func:`batchnorm_inference`, its output alone).
 """
 from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import check_batch_size, check_float_dtype, check_input_shape
+from .fast_batchnorm import channel_dot, fast_batchnorm_backward, fast_batchnorm_forward, per_channel, reduction_axes
+from .normalize import NormCache, normalize_backward, normalize_forward
+from .validation import (check_batch_size, check_channel_input, check_eps, check_groups,
+                         check_input_shape, check_same_shape, check_trailing_shape, check_vector, float_array,
+                         real_array)
+
+__all__ = [
+    "BatchNormCache", "InferenceCache", "LayerNormCache", "GroupNormCache", "batch_statistics",
+    "batchnorm_forward", "batchnorm_backward", "batchnorm_inference", "batchnorm_inference_forward",
+    "batchnorm_inference_backward", "layernorm_forward", "layernorm_backward", "groupnorm_forward",
+    "groupnorm_backward", "per_channel", "reduction_axes",
+]
 
 
-@dataclass(frozen=True)
-class BatchNormCache:
-    """What ``batchnorm_backward`` needs from the forward pass.
-
-    Attributes:
-        x_hat: normalised input, same shape as ``x``.
-        gamma: scale, shape ``(C,)``.
-        inv_std: :math:`1/\\sqrt{\\sigma^2 + \\epsilon}`, float64, shape ``(C,)``.
-        mean: batch mean :math:`\\mu`, float64, shape ``(C,)``.
-        var: biased batch variance :math:`\\sigma^2`, float64, shape ``(C,)``.
-    """
-
-    x_hat: np.ndarray
-    gamma: np.ndarray
-    inv_std: np.ndarray
-    mean: np.ndarray
-    var: np.ndarray
-
-    @property
-    def m(self) -> int:
-        """Number of values per channel the statistics were taken over."""
-        return self.x_hat.size // self.x_hat.shape[1]
-
-
-def reduction_axes(ndim: int) -> tuple:
-    """Axes that hold the values of one channel: the batch axis and every spatial axis."""
-    return (0,) + tuple(range(2, ndim))
-
-
-def per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
-    """Reshape a ``(C,)`` vector to ``(1, C, 1, ..., 1)`` so it broadcasts against the input."""
-    return np.reshape(v, (1, -1) + (1,) * (ndim - 2))
-
-
-def _checked_input(x, **vectors) -> np.ndarray:
-    """Return ``x`` as a float array after checking it and the per-channel vectors that go with it.
-
-    Every vector must have shape ``(C,)``, and ``x`` shape ``(N, C)`` or ``(N, C, *spatial)``.
-    """
-    x = np.asarray(x)
-    check_float_dtype(x.dtype, np.issubdtype(x.dtype, np.floating))
+def _checked_bn_input(x, **vectors) -> np.ndarray:
+    """``x`` as a float array shaped ``(N, C, *spatial)``, every vector of shape ``(C,)``."""
+    x = float_array(x)
     first_name, first = next(iter(vectors.items()))
     if np.ndim(first) != 1:
         raise ValueError(f"expected {first_name} of shape (C,), got shape {np.shape(first)}")
-    num_features = np.shape(first)[0]
-    check_input_shape(x.shape, num_features)
+    check_input_shape(x.shape, np.shape(first)[0])
     for name, v in vectors.items():
-        if np.shape(v) != (num_features,):
-            raise ValueError(f"expected {name} of shape ({num_features},), got shape {np.shape(v)}")
+        real_array(v, name)
+        check_vector(name, v, x.shape[1])
     return x
 
 
-def _check_eps(eps) -> None:
-    if not eps > 0:
-        raise ValueError(f"eps must be positive, got {eps!r}")
+# ---- Batch Normalization, training mode ---------------------------------------------------------
 
+@dataclass(frozen=True)
+class BatchNormCache:
+    """What :func:`batchnorm_backward` needs: the core's :class:`NormCache`, with BN's ``(C,)`` views.
 
-SUM_BLOCK = 16  # rows added in the input dtype before the float64 accumulation
-
-
-def channel_sum(x: np.ndarray) -> np.ndarray:
-    """Per-channel sum over the batch and spatial axes, accumulated accurately. Shape ``(C,)``, float64.
-
-    Casting every value to float64 is slow, and a plain float32 sum over the batch axis adds the
-    rows one after the other and loses digits when the values have a large offset. Instead:
-    with spatial axes, each sample's contiguous spatial block is summed in ``x``'s dtype (numpy
-    sums a contiguous axis pairwise, so the error stays small) and the ``N`` partial sums are
-    added in float64; for ``(N, C)`` input, rows are added in blocks of ``SUM_BLOCK`` in ``x``'s
-    dtype and the block sums in float64. Either way only short or pairwise sums run in float32,
-    so the result is close to a float64 sum, at a fraction of the cost of casting to float64.
+    Attributes:
+        norm: the :class:`~bnlib.normalize.NormCache` (statistics shaped ``(1, C, 1, ...)``).
+    Properties ``x_hat`` (like x), ``gamma``, ``mean``, ``var``, ``inv_std`` (``(C,)``, the last
+    three float64) and ``m`` (values per channel).
     """
-    if x.ndim > 2:
-        per_sample = x.reshape(x.shape[0], x.shape[1], -1).sum(axis=2)                # (N, C)
-        return per_sample.sum(axis=0, dtype=np.float64)                                # (C,)
-    whole = x.shape[0] - x.shape[0] % SUM_BLOCK
-    blocks = x[:whole].reshape(-1, SUM_BLOCK, x.shape[1]).sum(axis=1)                  # (N // SUM_BLOCK, C)
-    return blocks.sum(axis=0, dtype=np.float64) + x[whole:].sum(axis=0, dtype=np.float64)  # (C,)
 
+    norm: NormCache
 
-def _centre(x: np.ndarray) -> tuple:
-    """Per-channel mean (float64, shape ``(C,)``) and the centred input ``x - mean`` (like x).
+    @property
+    def x_hat(self) -> np.ndarray:
+        return self.norm.x_hat
 
-    Shifted data: first subtract one value per channel (the first sample's), then the mean of
-    what is left. Values close to each other subtract exactly, so for float32 data with a large
-    offset the sums add numbers the size of the spread, not of the offset, and nothing is lost
-    to rounding the offset.
-    """
-    shift = x[(0, slice(None)) + (0,) * (x.ndim - 2)]              # (C,) one value per channel
-    centred = x - per_channel(shift, x.ndim)                       # like x: x - shift
-    offset = channel_sum(centred) / (x.size // x.shape[1])         # (C,) mean of x - shift
-    centred -= per_channel(offset, x.ndim).astype(x.dtype)         # like x: x - mean
-    return shift.astype(np.float64) + offset, centred
+    @property
+    def gamma(self) -> np.ndarray:
+        return self.norm.gamma.reshape(-1)
 
+    @property
+    def mean(self) -> np.ndarray:
+        return self.norm.mean.reshape(-1)
 
-def _mean_square(centred: np.ndarray) -> np.ndarray:
-    """Per-channel mean of squares of centred values: the biased variance. Shape ``(C,)``, float64.
+    @property
+    def var(self) -> np.ndarray:
+        return self.norm.var.reshape(-1)
 
-    The values are centred, so they are of the order of the spread, and summing their squares in
-    the input dtype loses nothing that matters (the large-offset cancellation is already gone).
-    """
-    m = centred.size // centred.shape[1]
-    return np.einsum(_channel_dot(centred.ndim), centred, centred).astype(np.float64) / m
+    @property
+    def inv_std(self) -> np.ndarray:
+        return self.norm.inv_std.reshape(-1)
+
+    @property
+    def m(self) -> int:
+        return self.norm.m
 
 
 def batch_statistics(x) -> tuple:
-    r"""Per-channel batch mean :math:`\mu` and biased variance :math:`\sigma^2`.
+    r"""Per-channel batch mean :math:`\mu_B` and biased variance :math:`\sigma^2_B`.
 
     Args:
-        x: input, shape ``(N, C)`` or ``(N, C, *spatial)``.
+        x: input, shape ``(N, C)`` or ``(N, C, *spatial)``, float32 or float64, at least one value per channel.
     Returns:
-        ``(mean, var)``, float64, each shape ``(C,)``.
+        ``(mean, var)``, float64, each shape ``(C,)``, accumulated as in :mod:`bnlib.fast_batchnorm`.
     """
-    x = np.asarray(x)
-    mean, centred = _centre(x)                                       # (C,), like x
-    return mean, _mean_square(centred)
+    x = float_array(x)
+    check_channel_input(x.shape)
+    if x.size == 0:
+        raise ValueError(f"batch statistics need at least one value per channel, got input of shape {x.shape}")
+    C = x.shape[1]
+    _, cache = fast_batchnorm_forward(x, np.ones(C, x.dtype), np.zeros(C, x.dtype), 1.0)
+    return cache.mean.reshape(-1), cache.var.reshape(-1)
 
 
 def batchnorm_forward(x, gamma, beta, eps=1e-5):
-    r"""Training-mode forward pass with batch statistics (biased variance).
+    r"""Training-mode BN forward with batch statistics (biased variance).
 
     .. math:: y = \gamma \frac{x - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}} + \beta
 
+    ``normalize_forward(x, γ, β, axes=(0, 2, ..., ndim-1), eps)``, computed by the fast path.
+
     Args:
-        x: input, shape ``(N, C)`` or ``(N, C, *spatial)``, float32 or float64.
+        x: input, shape ``(N, C)`` or ``(N, C, *spatial)``, float32 or float64. An empty batch
+            (``N = 0``) gives an empty output and NaN statistics, as in PyTorch.
         gamma: scale :math:`\gamma`, shape ``(C,)``.
         beta: shift :math:`\beta`, shape ``(C,)``.
         eps: :math:`\epsilon > 0`, added to the variance.
@@ -152,17 +122,11 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
         ``(y, cache)``: ``y`` has the shape and dtype of ``x``; ``cache`` is a
         :class:`BatchNormCache` for :func:`batchnorm_backward`.
     """
-    x = _checked_input(x, gamma=gamma, beta=beta)
+    x = _checked_bn_input(x, gamma=gamma, beta=beta)
     check_batch_size(x.shape)
-    _check_eps(eps)
-    mean, centred = _centre(x)                                       # (C,), like x
-    var = _mean_square(centred)                                      # (C,)
-    inv_std = 1.0 / np.sqrt(var + eps)                               # (C,)
-    x_hat = np.multiply(centred, per_channel(inv_std, x.ndim).astype(x.dtype), out=centred)  # like x, in place
-    gamma = np.asarray(gamma, dtype=x.dtype)                         # (C,)
-    y = x_hat * per_channel(gamma, x.ndim)                           # like x
-    y += per_channel(np.asarray(beta, dtype=x.dtype), x.ndim)        # like x
-    return y, BatchNormCache(x_hat=x_hat, gamma=gamma, inv_std=inv_std, mean=mean, var=var)
+    check_eps(eps)
+    y, norm = fast_batchnorm_forward(x, np.asarray(gamma), np.asarray(beta), eps)
+    return y, BatchNormCache(norm)
 
 
 def batchnorm_backward(dy, cache: BatchNormCache):
@@ -181,46 +145,181 @@ def batchnorm_backward(dy, cache: BatchNormCache):
         dy: upstream gradient :math:`\partial L/\partial y`, the shape of the forward input.
         cache: the :class:`BatchNormCache` returned by the forward pass.
     Returns:
-        ``(dx, dgamma, dbeta)``: ``dx`` like ``dy``; ``dgamma`` and ``dbeta`` shape ``(C,)``.
+        ``(dx, dgamma, dbeta)``: ``dx`` like ``dy``; ``dgamma`` and ``dbeta`` shape ``(C,)``; all
+        in ``dy``'s dtype (the sums accumulated in float64).
     """
-    dy = np.asarray(dy)
-    check_float_dtype(dy.dtype, np.issubdtype(dy.dtype, np.floating))
-    if dy.shape != cache.x_hat.shape:
-        raise ValueError(f"dy must have the shape of the forward input {cache.x_hat.shape}, got {dy.shape}")
-    ndim, m, x_hat = dy.ndim, cache.m, cache.x_hat
-    dbeta = channel_sum(dy)                                                      # (C,)  sum of dy
-    dgamma = np.einsum(_channel_dot(ndim), dy, x_hat).astype(np.float64)         # (C,)  sum of dy * x_hat
-    dx = x_hat * per_channel(dgamma / m, ndim).astype(dy.dtype)                  # like x: x_hat * mean(dy * x_hat)
-    dx += per_channel(dbeta / m, ndim).astype(dy.dtype)                          # like x: ... + mean(dy)
-    np.subtract(dy, dx, out=dx)                                                  # like x: dy - mean(dy) - x_hat * mean(dy * x_hat)
-    dx *= per_channel(cache.gamma * cache.inv_std, ndim).astype(dy.dtype)        # like x: dL/dx
-    return dx, dgamma.astype(dy.dtype), dbeta.astype(dy.dtype)
+    dy = float_array(dy, "dy")
+    check_same_shape("dy", dy.shape, cache.x_hat.shape)
+    return fast_batchnorm_backward(dy, cache.norm)
 
 
-def _channel_dot(ndim: int) -> str:
-    """einsum signature summing a product over every axis except the channel axis."""
-    letters = "abdefghijk"[: ndim - 1]
-    operand = letters[0] + "c" + letters[1:]
-    return f"{operand},{operand}->c"
+# ---- Batch Normalization, eval mode ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InferenceCache:
+    """What :func:`batchnorm_inference_backward` needs, fixed at forward time.
+
+    Attributes:
+        x_hat: :math:`(x - E[x]) / \\sqrt{Var[x] + \\epsilon}` with the statistics of the forward call, like x.
+        scale: :math:`\\gamma / \\sqrt{Var[x] + \\epsilon}`, float64, shape ``(C,)``.
+    """
+
+    x_hat: np.ndarray
+    scale: np.ndarray
 
 
-def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
-    r"""Eval-mode forward pass with fixed (running or population) statistics.
+def batchnorm_inference_forward(x, gamma, beta, running_mean, running_var, eps=1e-5):
+    r"""Eval-mode BN forward with fixed (running or population) statistics, and its cache.
 
-    .. math:: y = \gamma \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}} + \beta
+    .. math:: \hat x = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}}, \qquad y = \gamma\hat x + \beta
 
     An affine map per channel: one sample, or any batch size, gives the same per-sample output.
+    Computed in float64 (``running_mean`` is not rounded to the input dtype before subtracting)
+    and rounded to the input dtype.
 
     Args:
-        x: input, shape ``(N, C)`` or ``(N, C, *spatial)``, float32 or float64; ``N`` may be 1.
+        x: input, shape ``(N, C)`` or ``(N, C, *spatial)``, float32 or float64; ``N`` may be 1 or 0.
         gamma, beta, running_mean, running_var: shape ``(C,)``.
         eps: :math:`\epsilon > 0`.
     Returns:
-        ``y``, the shape and dtype of ``x``.
+        ``(y, cache)``: ``y`` the shape and dtype of ``x``; ``cache`` an :class:`InferenceCache`
+        holding copies of what the backward needs, so later changes to the running statistics do
+        not change the gradient.
     """
-    x = _checked_input(x, gamma=gamma, beta=beta, running_mean=running_mean, running_var=running_var)
-    _check_eps(eps)
-    inv_std = 1.0 / np.sqrt(np.asarray(running_var, dtype=np.float64) + eps)    # (C,)
-    scale = np.asarray(gamma, dtype=np.float64) * inv_std                       # (C,)
-    centred = x - per_channel(running_mean, x.ndim).astype(x.dtype)             # like x
-    return centred * per_channel(scale, x.ndim).astype(x.dtype) + per_channel(beta, x.ndim).astype(x.dtype)
+    x = _checked_bn_input(x, gamma=gamma, beta=beta, running_mean=running_mean, running_var=running_var)
+    check_eps(eps)
+    ndim = x.ndim
+    inv_std = 1.0 / np.sqrt(np.asarray(running_var, dtype=np.float64) + eps)                   # (C,)
+    x_hat = (x - per_channel(np.asarray(running_mean, np.float64), ndim)) * per_channel(inv_std, ndim)  # float64
+    y = x_hat * per_channel(np.asarray(gamma, np.float64), ndim) + per_channel(np.asarray(beta, np.float64), ndim)
+    scale = np.asarray(gamma, np.float64) * inv_std                                            # (C,) new array
+    return y.astype(x.dtype), InferenceCache(x_hat=x_hat.astype(x.dtype), scale=scale)
+
+
+def batchnorm_inference_backward(dy, cache: InferenceCache):
+    r"""Backward pass of :func:`batchnorm_inference_forward`: the statistics are constants.
+
+    .. math:: \frac{\partial L}{\partial x} = \frac{\gamma}{\sqrt{\mathrm{Var}[x]+\epsilon}}\,\partial y,\quad
+              \frac{\partial L}{\partial \gamma} = \sum \partial y\,\hat x,\quad
+              \frac{\partial L}{\partial \beta} = \sum \partial y .
+
+    Returns:
+        ``(dx, dgamma, dbeta)`` in ``dy``'s dtype: ``dx`` like ``dy``, the others shape ``(C,)``.
+    """
+    dy = float_array(dy, "dy")
+    check_same_shape("dy", dy.shape, cache.x_hat.shape)
+    dx = dy * per_channel(cache.scale, dy.ndim).astype(dy.dtype)                  # like x
+    axes = reduction_axes(dy.ndim)
+    dgamma = channel_dot(dy, cache.x_hat) if dy.size else np.zeros(dy.shape[1])   # (C,)
+    dbeta = np.sum(dy, axis=axes, dtype=np.float64)                               # (C,)
+    return dx, dgamma.astype(dy.dtype), dbeta.astype(dy.dtype)
+
+
+def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
+    r"""Eval-mode BN output alone: ``batchnorm_inference_forward(...)[0]``.
+
+    .. math:: y = \gamma \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}} + \beta
+    """
+    return batchnorm_inference_forward(x, gamma, beta, running_mean, running_var, eps)[0]
+
+
+# ---- Layer Normalization --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayerNormCache:
+    """What :func:`layernorm_backward` needs: the core's :class:`NormCache` (statistics over the trailing axes)."""
+
+    norm: NormCache
+
+
+def layernorm_forward(x, gamma, beta, eps=1e-5):
+    r"""Layer Normalization: normalise each example over the trailing ``gamma.ndim`` axes.
+
+    .. math:: y = \gamma \odot \frac{x - \mu}{\sqrt{\sigma^2+\epsilon}} + \beta, \qquad
+              \mu, \sigma^2 \text{ over the last } k = \texttt{gamma.ndim} \text{ axes of each example}
+
+    ``normalize_forward(x, γ, β, axes=(ndim-k, ..., ndim-1), eps)``.
+
+    Args:
+        x: input of shape ``(*, *normalized_shape)``, float32 or float64.
+        gamma, beta: element-wise scale and shift, both of shape ``normalized_shape`` (rank ≥ 1).
+        eps: :math:`\epsilon > 0`.
+    Returns:
+        ``(y, cache)``: ``y`` the shape and dtype of ``x``; ``cache`` a :class:`LayerNormCache`.
+    """
+    x, gamma, beta = float_array(x), float_array(gamma, "gamma"), float_array(beta, "beta")
+    if gamma.ndim == 0:
+        raise ValueError("expected gamma of shape normalized_shape with at least one axis, got a scalar")
+    check_same_shape("beta", beta.shape, gamma.shape, of="gamma")
+    check_trailing_shape(x.shape, gamma.shape)
+    axes = tuple(range(x.ndim - gamma.ndim, x.ndim))
+    y, norm = normalize_forward(x, gamma, beta, axes, eps)
+    return y, LayerNormCache(norm)
+
+
+def layernorm_backward(dy, cache: LayerNormCache):
+    r"""Backward pass of :func:`layernorm_forward` (compact form, see :mod:`bnlib.normalize`).
+
+    Returns:
+        ``(dx, dgamma, dbeta)``: ``dx`` like ``dy``; ``dgamma``, ``dbeta`` of shape
+        ``normalized_shape``, summed over the leading axes.
+    """
+    return normalize_backward(dy, cache.norm)
+
+
+# ---- Group Normalization --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GroupNormCache:
+    """What :func:`groupnorm_backward` needs: the core's :class:`NormCache` on the ``(N, G, C/G, *spatial)`` view."""
+
+    norm: NormCache
+    num_groups: int
+
+
+def _grouped_shape(shape: tuple, num_groups: int) -> tuple:
+    return (shape[0], num_groups, shape[1] // num_groups) + tuple(shape[2:])
+
+
+def groupnorm_forward(x, gamma, beta, num_groups, eps=1e-5):
+    r"""Group Normalization: normalise each example over groups of ``C / num_groups`` channels and all spatial axes.
+
+    .. math:: y_{nc\ldots} = \gamma_c \frac{x_{nc\ldots} - \mu_{ng}}{\sqrt{\sigma^2_{ng}+\epsilon}} + \beta_c,
+              \qquad g = \lfloor c / (C/G) \rfloor
+
+    ``normalize_forward`` on ``x`` viewed as ``(N, G, C/G, *spatial)`` over ``axes=(2, 3, ...)``.
+    ``num_groups = 1`` is LN over ``(C, *spatial)``; ``num_groups = C`` is Instance Normalization.
+
+    Args:
+        x: input of shape ``(N, C)`` or ``(N, C, *spatial)``, float32 or float64.
+        gamma, beta: per-channel scale and shift, shape ``(C,)``.
+        num_groups: ``G``, a divisor of ``C``.
+        eps: :math:`\epsilon > 0`.
+    Returns:
+        ``(y, cache)``: ``y`` the shape and dtype of ``x``; ``cache`` a :class:`GroupNormCache`.
+    """
+    x = float_array(x)
+    check_channel_input(x.shape)
+    check_groups(num_groups, x.shape[1])
+    for name, v in (("gamma", gamma), ("beta", beta)):
+        float_array(v, name)
+        check_vector(name, v, x.shape[1])
+    grouped = _grouped_shape(x.shape, num_groups)                           # (N, G, C/G, *spatial)
+    param_shape = (1, num_groups, x.shape[1] // num_groups) + (1,) * (x.ndim - 2)
+    axes = tuple(range(2, len(grouped)))
+    y, norm = normalize_forward(x.reshape(grouped), np.reshape(gamma, param_shape),
+                                np.reshape(beta, param_shape), axes, eps)
+    return y.reshape(x.shape), GroupNormCache(norm, int(num_groups))
+
+
+def groupnorm_backward(dy, cache: GroupNormCache):
+    r"""Backward pass of :func:`groupnorm_forward` (compact form, see :mod:`bnlib.normalize`).
+
+    Returns:
+        ``(dx, dgamma, dbeta)``: ``dx`` like ``dy``; ``dgamma``, ``dbeta`` shape ``(C,)``.
+    """
+    dy = float_array(dy, "dy")
+    grouped = cache.norm.x_hat.shape                                        # (N, G, C/G, *spatial)
+    check_same_shape("dy", dy.shape, (grouped[0], grouped[1] * grouped[2]) + grouped[3:])
+    dx, dgamma, dbeta = normalize_backward(dy.reshape(grouped), cache.norm)
+    return dx.reshape(dy.shape), dgamma.reshape(-1), dbeta.reshape(-1)

@@ -20,12 +20,15 @@ factor :math:`m/(m-1)` makes its expectation the population variance.
 """
 import numpy as np
 
+from .validation import check_count, check_momentum, real_array
+
 
 def unbiased_variance(biased_var, m: int):
     r"""Bessel's correction: :math:`\frac{m}{m-1}\sigma^2_B`. Any shape; ``m`` values per channel, m > 1."""
+    m = check_count(m, "m", minimum=0)
     if m < 2:
         raise ValueError(f"the unbiased variance needs at least 2 values per channel, got m = {m}")
-    return np.asarray(biased_var, dtype=np.float64) * (m / (m - 1))
+    return real_array(biased_var, "biased_var").astype(np.float64) * (m / (m - 1))
 
 
 def update_running_stats(running_mean, running_var, batch_mean, batch_var, m: int,
@@ -41,12 +44,17 @@ def update_running_stats(running_mean, running_var, batch_mean, batch_var, m: in
     Returns:
         ``(new_mean, new_var, num_batches_tracked + 1)``; the arrays float64, shape ``(C,)``.
     """
-    if momentum is not None and not 0 <= momentum <= 1:
-        raise ValueError(f"momentum must be in [0, 1] or None, got {momentum!r}")
-    count = num_batches_tracked + 1
+    check_momentum(momentum)
+    count = check_count(num_batches_tracked, "num_batches_tracked", minimum=0) + 1
     factor = 1.0 / count if momentum is None else momentum
-    new_mean = (1 - factor) * np.asarray(running_mean, np.float64) + factor * np.asarray(batch_mean, np.float64)  # (C,)
-    new_var = (1 - factor) * np.asarray(running_var, np.float64) + factor * unbiased_variance(batch_var, m)        # (C,)
+    running_mean, running_var, batch_mean, batch_var = (
+        real_array(a, name).astype(np.float64) for a, name in ((running_mean, "running_mean"),
+        (running_var, "running_var"), (batch_mean, "batch_mean"), (batch_var, "batch_var")))
+    if not running_mean.shape == running_var.shape == batch_mean.shape == batch_var.shape:
+        raise ValueError(f"expected running and batch statistics of one shape (C,), got {running_mean.shape}, "
+                         f"{running_var.shape}, {batch_mean.shape} and {batch_var.shape}")
+    new_mean = (1 - factor) * running_mean + factor * batch_mean                        # (C,)
+    new_var = (1 - factor) * running_var + factor * unbiased_variance(batch_var, m)     # (C,)
     return new_mean, new_var, count
 
 
@@ -60,8 +68,8 @@ def population_statistics(batch_means, batch_vars, m: int):
     Returns:
         ``(mean, var)``, float64, shape ``(C,)`` (or scalars).
     """
-    batch_means = np.asarray(batch_means, dtype=np.float64)
-    batch_vars = np.asarray(batch_vars, dtype=np.float64)
+    batch_means = real_array(batch_means, "batch_means").astype(np.float64)
+    batch_vars = real_array(batch_vars, "batch_vars").astype(np.float64)
     if batch_means.shape != batch_vars.shape or batch_means.ndim == 0 or batch_means.shape[0] == 0:
         raise ValueError(
             f"expected batch_means and batch_vars of the same shape (K, C) with K >= 1, "

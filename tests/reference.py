@@ -1,11 +1,49 @@
-"""Input shapes for the parity tests and the matching ``torch.nn.BatchNorm*d`` reference."""
+"""Independent oracles for the tests: float64 ``np.mean``/``np.var`` and PyTorch's own modules.
+
+Nothing here calls bnlib, so a test that compares bnlib with these can fail.
+"""
+import numpy as np
 import torch
 
-# Ranks 2-5, and the torch class with the same semantics for each rank.
-SHAPES = [(6, 3), (4, 3, 5), (3, 3, 4, 2), (2, 3, 2, 3, 2)]
-TORCH_BN = {2: torch.nn.BatchNorm1d, 3: torch.nn.BatchNorm1d, 4: torch.nn.BatchNorm2d, 5: torch.nn.BatchNorm3d}
+from conftest import TORCH_BN
+
+
+def oracle_statistics(x, axes):
+    """Mean and biased variance over ``axes`` in float64 with numpy's own ``mean`` and ``var`` (reduced axes kept)."""
+    x64 = np.asarray(x, dtype=np.float64)
+    return x64.mean(axis=axes, keepdims=True), x64.var(axis=axes, keepdims=True)
+
+
+def oracle_normalize(x, axes, eps, gamma=1.0, beta=0.0):
+    """``gamma * (x - mean) / sqrt(var + eps) + beta`` over ``axes``, all in float64 (gamma, beta broadcast)."""
+    mean, var = oracle_statistics(x, axes)
+    return np.asarray(gamma, np.float64) * (np.asarray(x, np.float64) - mean) / np.sqrt(var + eps) + beta
+
+
+def channel_axes(ndim):
+    """BN's statistics axes: every axis but the channel axis 1."""
+    return (0,) + tuple(range(2, ndim))
 
 
 def torch_reference(shape, **options):
     """A float64 ``torch.nn.BatchNorm*d`` for inputs of ``shape``."""
     return TORCH_BN[len(shape)](shape[1], **options).double()
+
+
+def numerical_gradient(f, a, h=1e-6):
+    """Central differences of the scalar function f with respect to every entry of a (changed in place, restored)."""
+    grad = np.zeros_like(a)
+    for i in np.ndindex(a.shape):
+        old = a[i]
+        a[i] = old + h
+        up = f()
+        a[i] = old - h
+        down = f()
+        a[i] = old
+        grad[i] = (up - down) / (2 * h)
+    return grad
+
+
+def relative_error(a, b):
+    """Largest absolute difference relative to the largest magnitude of either."""
+    return np.max(np.abs(a - b)) / max(np.max(np.abs(a)), np.max(np.abs(b)))

@@ -1,19 +1,11 @@
 """bnlib.BatchNorm (numpy layer): exact parity with torch.nn.BatchNorm*d in float64, and bad input."""
-import itertools
-
 import numpy as np
 import pytest
 import torch
 
 from bnlib import BatchNorm
-from reference import SHAPES, torch_reference
-
-OPTIONS = [dict(momentum=mo, affine=af, track_running_stats=tr)
-           for mo, af, tr in itertools.product([0.1, 0.5, None], [True, False], [True, False])]
-
-
-def option_id(o):
-    return f"momentum={o['momentum']}-affine={o['affine']}-track={o['track_running_stats']}"
+from conftest import BN_OPTIONS, EPS_VALUES, F32, F64, SHAPES, option_id
+from reference import torch_reference
 
 
 def assert_same_step(layer, ref, x, dy):
@@ -25,23 +17,27 @@ def assert_same_step(layer, ref, x, dy):
     xt = torch.tensor(x, requires_grad=True)
     yt = ref(xt)
     yt.backward(torch.tensor(dy))
-    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
-    if ref.affine:
-        np.testing.assert_allclose(layer.dgamma, ref.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(layer.dbeta, ref.bias.grad.numpy(), rtol=1e-10, atol=1e-12)
-    else:
-        assert layer.dgamma is None and layer.dbeta is None
+    np.testing.assert_allclose(y, yt.detach().numpy(), **F64)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **F64)
+    for ours, theirs in [(layer.dgamma, ref.weight), (layer.dbeta, ref.bias)]:
+        if theirs is None:
+            assert ours is None
+        else:
+            np.testing.assert_allclose(ours, theirs.grad.numpy(), **F64)
 
 
-@pytest.mark.parametrize("options", OPTIONS, ids=option_id)
+@pytest.mark.parametrize("options", BN_OPTIONS, ids=option_id)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
-def test_parity_with_torch_over_training_and_eval(shape, options, rng):
-    layer, ref = BatchNorm(shape[1], eps=1e-3, **options), torch_reference(shape, eps=1e-3, **options)
+@pytest.mark.parametrize("eps", EPS_VALUES)
+def test_parity_with_torch_over_training_and_eval(shape, options, eps, rng):
+    layer, ref = BatchNorm(shape[1], eps=eps, **options), torch_reference(shape, eps=eps, **options)
     if options["affine"]:  # start from non-trivial gamma, beta in both
-        layer.gamma, layer.beta = rng.normal(size=shape[1]), rng.normal(size=shape[1])
+        layer.gamma = rng.normal(size=shape[1])
         with torch.no_grad():
             ref.weight.copy_(torch.tensor(layer.gamma))
+    if options["affine"] and options["bias"]:
+        layer.beta = rng.normal(size=shape[1])
+        with torch.no_grad():
             ref.bias.copy_(torch.tensor(layer.beta))
     for step in range(4):
         assert_same_step(layer, ref, rng.normal(1.0, 2.0, size=shape), rng.normal(size=shape))
@@ -66,7 +62,8 @@ def test_eval_leaves_running_statistics_alone(rng):
 
 def test_eval_handles_a_single_sample(rng):
     layer = BatchNorm(3).eval()
-    assert layer(rng.normal(size=(1, 3))).shape == (1, 3)
+    x = rng.normal(size=(1, 3))
+    np.testing.assert_allclose(layer(x), x / np.sqrt(1 + 1e-5), rtol=1e-15)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -87,18 +84,65 @@ def test_train_and_eval_switch_modes():
 
 # ---- bad input ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(num_features=0), "num_features"), (dict(num_features=2.5), "num_features"),
-    (dict(num_features=2, eps=0.0), "eps"), (dict(num_features=2, eps=-1.0), "eps"),
-    (dict(num_features=2, momentum=-0.1), "momentum"), (dict(num_features=2, momentum=1.1), "momentum"),
+def test_momentum_edges_keep_or_replace_the_running_statistics(rng):
+    x = rng.normal(3.0, 2.0, size=(10, 2))
+    frozen, last = BatchNorm(2, momentum=0.0), BatchNorm(2, momentum=1.0)
+    frozen(x), last(x)
+    np.testing.assert_array_equal(frozen.running_mean, np.zeros(2))
+    np.testing.assert_array_equal(frozen.running_var, np.ones(2))
+    np.testing.assert_allclose(last.running_mean, x.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(last.running_var, x.var(axis=0, ddof=1), rtol=1e-13)
+
+
+@pytest.mark.parametrize("track", [True, False])
+def test_empty_batch_like_torch(track, rng):
+    layer = BatchNorm(3, track_running_stats=track)
+    layer(rng.normal(size=(4, 3, 2)))
+    before = (layer.running_mean, layer.running_var)
+    y = layer(np.ones((0, 3, 2)))
+    assert y.shape == (0, 3, 2)
+    assert layer.backward(np.ones((0, 3, 2))).shape == (0, 3, 2)
+    np.testing.assert_array_equal(layer.dgamma, np.zeros(3))
+    if track:
+        assert layer.running_mean is before[0] and layer.running_var is before[1]
+        assert layer.num_batches_tracked == 2                     # the empty batch still counts
+    assert layer.eval()(np.ones((0, 3, 2))).shape == (0, 3, 2)
+
+
+def test_float32_parity_with_torch(rng):
+    layer, ref = BatchNorm(3), torch.nn.BatchNorm1d(3)
+    for _ in range(2):
+        x, dy = rng.normal(2.0, 3.0, size=(8, 3, 4)).astype(np.float32), rng.normal(size=(8, 3, 4)).astype(np.float32)
+        xt = torch.tensor(x, requires_grad=True)
+        yt = ref(xt)
+        yt.backward(torch.tensor(dy))
+        np.testing.assert_allclose(layer(x), yt.detach().numpy(), **F32)
+        np.testing.assert_allclose(layer.backward(dy), xt.grad.numpy(), **F32)
+        np.testing.assert_allclose(layer.running_mean, ref.running_mean.numpy(), **F32)
+        np.testing.assert_allclose(layer.running_var, ref.running_var.numpy(), **F32)
+
+
+def test_bias_false_has_gamma_but_no_beta():
+    layer = BatchNorm(2, bias=False)
+    assert layer.gamma is not None and layer.beta is None
+    assert "bias=False" in repr(layer)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(num_features=0), ValueError, "num_features must be an integer >= 1, got 0"),
+    (dict(num_features=2.5), TypeError, "num_features must be an integer, got 2.5"),
+    (dict(num_features=2, eps=0.0), ValueError, "eps must be a positive finite number, got 0.0"),
+    (dict(num_features=2, eps=-1.0), ValueError, "eps must be a positive finite number"),
+    (dict(num_features=2, momentum=-0.1), ValueError, r"momentum must be a number in \[0, 1\] or None, got -0.1"),
+    (dict(num_features=2, momentum=1.1), ValueError, r"momentum must be a number in \[0, 1\]"),
 ])
-def test_invalid_hyperparameters(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_invalid_hyperparameters(kwargs, error, match):
+    with pytest.raises(error, match=match):
         BatchNorm(**kwargs)
 
 
 def test_integer_input():
-    with pytest.raises(TypeError, match="floating-point"):
+    with pytest.raises(TypeError, match="expected a floating-point input"):
         BatchNorm(2)(np.ones((4, 2), dtype=np.int32))
 
 
@@ -119,7 +163,7 @@ def test_one_value_per_channel_in_training(shape):
 
 
 def test_backward_before_forward():
-    with pytest.raises(RuntimeError, match="before a forward"):
+    with pytest.raises(RuntimeError, match="backward\\(\\) called before a forward pass"):
         BatchNorm(2).backward(np.ones((4, 2)))
 
 
@@ -127,5 +171,5 @@ def test_backward_before_forward():
 def test_dy_of_another_shape(training, rng):
     layer = BatchNorm(2).train(training)
     layer(rng.normal(size=(4, 2)))
-    with pytest.raises(ValueError, match="dy must have the shape"):
+    with pytest.raises(ValueError, match=r"dy must have the shape of the forward input \(4, 2\), got \(5, 2\)"):
         layer.backward(np.ones((5, 2)))

@@ -67,7 +67,7 @@ def standardize(x_train: torch.Tensor, x_test: torch.Tensor) -> tuple[torch.Tens
         ``(x_train', x_test')`` with the same shapes and dtypes.
     """
     mean = x_train.mean(dim=0)                                   # (features,)
-    std = x_train.std(dim=0, unbiased=False)                     # (features,)
+    std = x_train.std(dim=0, correction=0)                     # (features,)
     scale = torch.where(std > 0, std, torch.ones_like(std))     # (features,)
     return (x_train - mean) / scale, (x_test - mean) / scale
 

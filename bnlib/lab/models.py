@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..nn import BatchNorm
+from ..nn import BatchNorm, GroupNorm, LayerNorm
 
 
 @dataclass
@@ -14,7 +14,7 @@ class MLPConfig:
     Each hidden width ``h`` gives ``Linear -> [norm(h)] -> activation``; a final ``Linear``
     maps to the class scores (logits). ``norm`` names the normalization layer placed before each
     activation: ``"none"``, ``"bn"`` (:class:`bnlib.nn.BatchNorm`), ``"ln"`` (layer norm over the
-    ``h`` units of each example) or ``"gn"`` (group norm with ``num_groups`` groups of units).
+    ``h`` units of each example, :class:`bnlib.nn.LayerNorm`) or ``"gn"`` (:class:`bnlib.nn.GroupNorm` with ``num_groups`` groups of units).
     """
 
     in_features: int = 64                           # 8x8 digits
@@ -28,8 +28,8 @@ class MLPConfig:
 
 NORMS = {
     "bn": lambda units, config: BatchNorm(units),
-    "ln": lambda units, config: nn.LayerNorm(units),
-    "gn": lambda units, config: nn.GroupNorm(config.num_groups, units),
+    "ln": lambda units, config: LayerNorm(units),
+    "gn": lambda units, config: GroupNorm(config.num_groups, units),
 }
 """Normalization layer for each ``MLPConfig.norm`` choice, built for ``units`` hidden units."""
 

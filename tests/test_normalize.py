@@ -1,0 +1,114 @@
+"""bnlib.normalize (the reference core) against the float64 oracle, and the BN fast path against the reference."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from bnlib import batchnorm_backward, batchnorm_forward, normalize_backward, normalize_forward
+from bnlib import fast_batchnorm
+from conftest import EPS_VALUES
+from reference import channel_axes, numerical_gradient, oracle_normalize, relative_error
+
+# (input shape, axes, parameter shape): BN-, LN-, GN-like and odd layouts
+CASES = [((6, 3), (0,), (1, 3)), ((4, 3, 5), (0, 2), (1, 3, 1)), ((4, 3, 5), (2,), (5,)),
+         ((4, 3, 5), (1, 2), (3, 5)), ((2, 3, 4, 2), (0, 2, 3), (1, 3, 1, 1)), ((2, 2, 3, 2), (2, 3), (1, 2, 3, 1)),
+         ((3, 4, 2), (1,), (1, 4, 1)), ((2, 3, 2, 2, 2), (-1, -2), (2, 2))]
+
+
+@pytest.mark.parametrize("shape, axes, param_shape", CASES, ids=str)
+@pytest.mark.parametrize("eps", EPS_VALUES)
+def test_forward_equals_the_oracle(shape, axes, param_shape, eps, rng):
+    x = rng.normal(3.0, 2.0, size=shape)
+    gamma, beta = rng.normal(size=param_shape), rng.normal(size=param_shape)
+    y, cache = normalize_forward(x, gamma, beta, axes, eps)
+    np.testing.assert_allclose(y, oracle_normalize(x, axes, eps, gamma, beta), rtol=1e-12, atol=1e-12)
+    assert cache.m == np.prod([shape[a] for a in axes])
+
+
+@pytest.mark.parametrize("shape, axes, param_shape", CASES, ids=str)
+def test_backward_matches_finite_differences(shape, axes, param_shape, rng):
+    x = rng.normal(size=shape)
+    gamma, beta = rng.normal(size=param_shape), rng.normal(size=param_shape)
+    weights = rng.normal(size=shape)
+
+    def loss():
+        return np.sum(weights * normalize_forward(x, gamma, beta, axes, 1e-3)[0])
+
+    dx, dgamma, dbeta = normalize_backward(weights, normalize_forward(x, gamma, beta, axes, 1e-3)[1])
+    assert dgamma.shape == dbeta.shape == param_shape
+    for analytic, wrt in [(dx, x), (dgamma, gamma), (dbeta, beta)]:
+        assert relative_error(analytic, numerical_gradient(loss, wrt)) < 1e-7
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_output_dtype_follows_input(dtype, rng):
+    x = rng.normal(size=(4, 3)).astype(dtype)
+    y, cache = normalize_forward(x, np.ones(3), np.zeros(3), axes=1)
+    assert y.dtype == dtype and cache.mean.dtype == np.float64
+    assert normalize_backward(np.ones_like(x), cache)[0].dtype == dtype
+
+
+# ---- the fast path equals the reference --------------------------------------------------------
+
+FAST_SHAPES = [(5, 3), (16, 2), (37, 4), (4, 3, 7), (3, 2, 4, 5), (2, 3, 2, 2, 3),
+               (2, 2, fast_batchnorm.SPATIAL_BLOCK + 7)]
+
+
+@pytest.mark.parametrize("shape", FAST_SHAPES, ids=str)
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fast_path_equals_the_reference(shape, offset, dtype, rng):
+    x = (offset + rng.normal(size=shape)).astype(dtype)
+    dy = rng.normal(size=shape).astype(dtype)
+    C, ndim = shape[1], len(shape)
+    gamma, beta = rng.normal(size=C).astype(dtype), rng.normal(size=C).astype(dtype)
+    y, cache = batchnorm_forward(x, gamma, beta, 1e-3)
+    dx, dgamma, dbeta = batchnorm_backward(dy, cache)
+    per_channel = (1, C) + (1,) * (ndim - 2)
+    y_ref, ref = normalize_forward(x, gamma.reshape(per_channel), beta.reshape(per_channel), channel_axes(ndim), 1e-3)
+    dx_ref, dgamma_ref, dbeta_ref = normalize_backward(dy, ref)
+    # float64: rounding only; float32: element-wise work in float32 (6e-8 relative per step), sums in float64
+    tol = dict(rtol=1e-11, atol=1e-11) if dtype == np.float64 else dict(rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(y, y_ref, **tol)
+    # the mean to 1e-7 of the data's spread (1 here), whatever the offset
+    np.testing.assert_allclose(cache.mean, ref.mean.reshape(-1), rtol=1e-12, atol=1e-12 if dtype == np.float64 else 1e-7)
+    np.testing.assert_allclose(cache.var, ref.var.reshape(-1), rtol=1e-11 if dtype == np.float64 else 1e-6)
+    np.testing.assert_allclose(dx, dx_ref, **tol)
+    m = x.size // C
+    np.testing.assert_allclose(dgamma, dgamma_ref.reshape(-1), rtol=tol["rtol"], atol=tol["atol"] * np.sqrt(m))
+    np.testing.assert_allclose(dbeta, dbeta_ref.reshape(-1), rtol=tol["rtol"], atol=tol["atol"] * np.sqrt(m))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.tuples(st.integers(2, 40), st.integers(1, 3), st.integers(1, 5)).flatmap(
+    lambda s: arrays(np.float64, s, elements=st.floats(-1e3, 1e3))))
+def test_fast_and_reference_agree_on_arbitrary_float64_input(x):
+    C = x.shape[1]
+    y, _ = batchnorm_forward(x, np.ones(C), np.zeros(C), 1e-5)
+    y_ref, _ = normalize_forward(x, np.ones((1, C, 1)), np.zeros((1, C, 1)), (0, 2), 1e-5)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-9, atol=1e-9)
+
+
+# ---- bad input ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("axes, error, match", [
+    ((0, 0), ValueError, "distinct axes"), ((3,), ValueError, "distinct axes"), ((-4,), ValueError, "axis"),
+    ((), ValueError, "distinct axes"), ((0.5,), TypeError, "axes must be an int"), ("a", TypeError, "axes must be an int"),
+])
+def test_bad_axes(axes, error, match):
+    with pytest.raises(error, match=match):
+        normalize_forward(np.ones((2, 3, 4)), np.ones(4), np.zeros(4), axes)
+
+
+def test_parameter_that_does_not_broadcast():
+    with pytest.raises(ValueError, match=r"expected gamma of a shape that broadcasts against the input \(2, 3\), got \(2,\)"):
+        normalize_forward(np.ones((2, 3)), np.ones(2), np.zeros(2), axes=0)
+    with pytest.raises(ValueError, match=r"beta must have the shape of gamma \(3,\), got \(1, 3\)"):
+        normalize_forward(np.ones((2, 3)), np.ones(3), np.zeros((1, 3)), axes=0)
+
+
+def test_dy_of_another_shape():
+    _, cache = normalize_forward(np.arange(6.0).reshape(2, 3), np.ones(3), np.zeros(3), axes=0)
+    with pytest.raises(ValueError, match=r"dy must have the shape of the forward input \(2, 3\), got \(3, 2\)"):
+        normalize_backward(np.ones((3, 2)), cache)

@@ -124,15 +124,15 @@ class SyncBatchNorm(BatchNorm):
     process group is needed to use or test it.
 
     Args:
-        num_features, eps, momentum, affine, track_running_stats, device, dtype: as
-            :class:`bnlib.nn.BatchNorm`.
+        num_features, eps, momentum, affine, track_running_stats, device, dtype, bias: as
+            :class:`bnlib.nn.BatchNorm` (and ``torch.nn.SyncBatchNorm``).
         process_group: the group to synchronise over; ``None`` is every process.
     """
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 process_group=None, device=None, dtype=None):
+                 process_group=None, device=None, dtype=None, *, bias=True):
         super().__init__(num_features, eps=eps, momentum=momentum, affine=affine,
-                         track_running_stats=track_running_stats, device=device, dtype=dtype)
+                         track_running_stats=track_running_stats, device=device, dtype=dtype, bias=bias)
         self.process_group = process_group
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -179,7 +179,8 @@ class SyncBatchNorm(BatchNorm):
             output = cls(module.num_features, module.eps, module.momentum, module.affine,
                          module.track_running_stats, process_group,
                          device=None if reference is None else reference.device,
-                         dtype=None if reference is None else reference.dtype)
+                         dtype=None if reference is None else reference.dtype,
+                         bias=getattr(module, "bias", None) is not None)
             if module.affine:
                 output.weight = module.weight
                 output.bias = module.bias
@@ -209,9 +210,9 @@ class GhostBatchNorm(BatchNorm):
     """
 
     def __init__(self, num_features, num_splits, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None):
+                 track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__(num_features, eps=eps, momentum=momentum, affine=affine,
-                         track_running_stats=track_running_stats, device=device, dtype=dtype)
+                         track_running_stats=track_running_stats, device=device, dtype=dtype, bias=bias)
         if isinstance(num_splits, bool) or not isinstance(num_splits, int) or num_splits < 1:
             raise ValueError(f"num_splits must be a positive integer, got {num_splits!r}")
         self.num_splits = num_splits

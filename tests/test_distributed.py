@@ -122,6 +122,18 @@ def test_convert_carries_the_state_and_the_parameters():
     assert isinstance(single, SyncBatchNorm) and single.num_features == 5
 
 
+def test_bias_false_is_carried_like_torch():
+    """bias=False (PyTorch 2.13): a weight, no bias; convert keeps it that way, as torch's own does."""
+    ours = SyncBatchNorm(3, bias=False)
+    assert ours.bias is None and "bias" not in ours.state_dict()
+    converted = SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm1d(3, bias=False))
+    assert converted.bias is None and converted.weight is not None
+    assert set(converted.state_dict()) == set(nn.SyncBatchNorm(3, bias=False).state_dict())
+    x = torch.randn(6, 3, generator=torch.Generator().manual_seed(3))
+    ghost = GhostBatchNorm(3, 2, bias=False)
+    assert ghost.bias is None and ghost(x).shape == (6, 3)
+
+
 def test_state_dict_loads_into_torch_batchnorm_and_back():
     ours = SyncBatchNorm(4)
     ours(torch.randn(10, 4))

@@ -219,3 +219,12 @@ class GroupNorm(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+def __getattr__(name):
+    """``bnlib.nn.SyncBatchNorm`` and ``bnlib.nn.GhostBatchNorm`` live in :mod:`bnlib.distributed`
+    (they build on :class:`BatchNorm` and ``torch.distributed``); they are loaded on first use."""
+    if name in ("SyncBatchNorm", "GhostBatchNorm"):
+        from . import distributed
+        return getattr(distributed, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

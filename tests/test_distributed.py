@@ -179,3 +179,18 @@ def test_ghost_batchnorm_bad_input():
         GhostBatchNorm(3, 3)(torch.randn(3, 3))
     with pytest.raises(ValueError, match="num_splits must be a positive integer"):
         GhostBatchNorm(3, 0)
+
+
+@pytest.mark.parametrize("first", ["bnlib.nn", "bnlib.distributed"])
+def test_public_names_in_either_import_order(first):
+    """bnlib.nn.SyncBatchNorm is bnlib.distributed.SyncBatchNorm, whichever module is imported first."""
+    import subprocess
+    import sys
+    code = (f"import {first}\nimport bnlib.nn, bnlib.distributed\n"
+            "assert bnlib.nn.SyncBatchNorm is bnlib.distributed.SyncBatchNorm\n"
+            "assert bnlib.nn.GhostBatchNorm is bnlib.distributed.GhostBatchNorm\n"
+            "print(bnlib.nn.SyncBatchNorm.convert_sync_batchnorm.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "convert_sync_batchnorm"
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        bnlib.nn.Nope

@@ -5,6 +5,9 @@ One job per module (import the one you need; all of them need torch, plotting ne
     bnlib.lab.data       the 8x8 digits data set, split and standardised; the one split seed
     bnlib.lab.models     MLPConfig and build_mlp: seeded MLPs with none, BN, LN or GN
     bnlib.lab.training   TrainConfig and train: a seeded SGD loop that returns a History
+    bnlib.lab.vectorized train_together: several seeds of one network trained at once (torch.func.vmap)
+    bnlib.lab.batching   batch orders: shuffled, or sorted by class
+    bnlib.lab.dropout    with_dropout: nn.Dropout on the hidden layers of an MLP
     bnlib.lab.recorder   ActivationRecorder: pre-activation statistics over training
     bnlib.lab.plotting   plot helpers that draw on the ``ax`` they are given and return it
     bnlib.lab.claims     claim: the assert behind every statistical claim of a lesson, recorded

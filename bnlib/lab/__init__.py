@@ -9,6 +9,8 @@ One job per module (import the one you need; all of them need torch, plotting ne
     bnlib.lab.batching   batch orders: shuffled, or sorted by class
     bnlib.lab.dropout    with_dropout: nn.Dropout on the hidden layers of an MLP
     bnlib.lab.recorder   ActivationRecorder: pre-activation statistics over training
+    bnlib.lab.shift      how far a layer's input distribution moves: per example, its moments
+                         (location and scale) under a perturbation, and its drift over training
     bnlib.lab.plotting   plot helpers that draw on the ``ax`` they are given and return it
     bnlib.lab.claims     claim: the assert behind every statistical claim of a lesson, recorded
                          so that benchmarks/seed_sweep.py can show its distribution over seeds

@@ -5,6 +5,8 @@ One job per module (import the one you need; all of them need torch, plotting ne
     bnlib.lab.data       the 8x8 digits data set, split and standardised; the one split seed
     bnlib.lab.models     MLPConfig and build_mlp: seeded MLPs with none, BN, LN or GN
     bnlib.lab.training   TrainConfig and train: a seeded SGD loop that returns a History
+    bnlib.lab.side_by_side  train_side_by_side: K small MLPs trained at once with batched SGD,
+                         optionally tracing each weight row's norm, gradient and turn per step
     bnlib.lab.recorder   ActivationRecorder: pre-activation statistics over training
     bnlib.lab.plotting   plot helpers that draw on the ``ax`` they are given and return it
     bnlib.lab.claims     claim: the assert behind every statistical claim of a lesson, recorded

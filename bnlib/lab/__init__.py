@@ -11,6 +11,8 @@ One job per module (import the one you need; all of them need torch, plotting ne
     bnlib.lab.batching      batch orders: shuffled, or sorted by class
     bnlib.lab.dropout       with_dropout: nn.Dropout on the hidden layers of an MLP
     bnlib.lab.recorder      ActivationRecorder: pre-activation statistics over training
+    bnlib.lab.gradients     backprop_signals: z, delta = dL/dz and dL/dW of every layer from one pass
+    bnlib.lab.weight_recorder WeightNormRecorder: weight norms and the update-to-data ratio
     bnlib.lab.shift         how far a layer's input distribution moves: per example, its moments
                             (location and scale) under a perturbation, and its drift over training
     bnlib.lab.estimators    test-time BN statistics: exact, precise BN, and train_and_track

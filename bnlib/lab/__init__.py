@@ -7,6 +7,8 @@ One job per module (import the one you need; all of them need torch, plotting ne
     bnlib.lab.training   TrainConfig and train: a seeded SGD loop that returns a History
     bnlib.lab.recorder   ActivationRecorder: pre-activation statistics over training
     bnlib.lab.plotting   plot helpers that draw on the ``ax`` they are given and return it
+    bnlib.lab.landscape  Santurkar et al.'s probes: noisy BN, gradient-based ICS, loss and
+                         gradient along the gradient direction, and the SGD loop that runs them
     bnlib.lab.claims     claim: the assert behind every statistical claim of a lesson, recorded
                          so that benchmarks/seed_sweep.py can show its distribution over seeds
 

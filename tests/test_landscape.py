@@ -145,11 +145,11 @@ def test_train_probed_follows_train_and_probes_on_schedule():
     reference = train(build_mlp(MLPConfig(hidden=(16,), norm="bn"), seed=0), data, config)
     seen = []
     probed = train_probed(build_mlp(MLPConfig(hidden=(16,), norm="bn"), seed=0), data, config, probe_every=7,
-                          probe=lambda model, x, y: seen.append(tuple(x.shape)) or len(seen))
+                          probe=lambda model, x, y, step: seen.append((tuple(x.shape), step)) or len(seen))
     assert np.allclose(probed.train_loss, reference.train_loss, atol=1e-6)
     assert probed.eval_steps == reference.eval_steps == [0, 10, 20, 30]
     assert probed.probe_steps == [0, 7, 14, 21, 28] and probed.probes == [1, 2, 3, 4, 5]
-    assert seen == [(60, 64)] * 5
+    assert seen == [((60, 64), s) for s in (0, 7, 14, 21, 28)]
     with pytest.raises(ValueError, match="plain SGD"):
         train_probed(build_mlp(MLPConfig(hidden=(16,)), seed=0), data,
                      TrainConfig(steps=1, lr=0.1, momentum=0.9), 1, lambda *a: None)
@@ -160,5 +160,25 @@ def test_train_probed_redraws_the_noise_every_step():
     model = add_noise(build_mlp(MLPConfig(hidden=(16,), norm="bn"), seed=0), seed=0)
     shifts = []
     train_probed(model, data, TrainConfig(steps=3, lr=0.1, seed=0), probe_every=1,
-                 probe=lambda m, x, y: shifts.append(m[1].shift.clone()))
+                 probe=lambda m, x, y, step: shifts.append(m[1].shift.clone()))
     assert len(shifts) == 3 and not torch.equal(shifts[0], shifts[1]) and not torch.equal(shifts[1], shifts[2])
+
+
+def test_moment_recorder_records_the_training_forward_once_per_step():
+    from bnlib.lab.landscape import MomentRecorder
+    data = load_digits_split()
+    model = add_noise(build_mlp(MLPConfig(hidden=(16, 16), norm="bn"), seed=0), seed=0)
+    seen = []
+    with MomentRecorder(model, unit=2) as recorder:
+        train_probed(model, data, TrainConfig(steps=4, lr=0.1, eval_every=2, seed=0), probe_every=1,
+                     probe=lambda m, x, y, step: seen.append(activation_inputs(m, x)))   # probes copy the model
+    means, stds, pct = recorder.means(), recorder.stds(), recorder.unit_percentiles()
+    assert means.shape == stds.shape == (4, 2, 16) and pct.shape == (4, 2, 3)
+    for t in range(4):                       # the probe saw the same inputs as the training forward
+        for layer in range(2):
+            z = seen[t][layer]
+            assert np.allclose(means[t, layer], z.mean(dim=0).numpy(), atol=1e-6)
+            assert np.allclose(stds[t, layer], z.std(dim=0).numpy(), atol=1e-6)
+            assert np.allclose(pct[t, layer], np.percentile(z[:, 2].numpy(), (15, 50, 85)), atol=1e-5)
+    with pytest.raises(ValueError, match="no Tanh"):
+        MomentRecorder(model, activation=nn.Tanh)

@@ -192,17 +192,18 @@ def gradient_line(model: nn.Module, x: torch.Tensor, y: torch.Tensor, step_sizes
     loss0.backward()
     params = list(base.parameters())
     grad0 = _flat_grad(params)                                              # (P,)
+    moved = copy.deepcopy(base)                                             # one copy, moved to each point
+    moved_params = list(moved.parameters())
     losses, grads = [], []
     for eta in step_sizes.tolist():
-        moved = copy.deepcopy(base)
         moved.zero_grad(set_to_none=True)
         with torch.no_grad():
-            for p, q in zip(moved.parameters(), params):
-                p -= eta * q.grad
+            for p, q in zip(moved_params, params):
+                p.copy_(q - eta * q.grad)
         loss = F.cross_entropy(moved(x), y)
         loss.backward()
         losses.append(loss.item())
-        grads.append(_flat_grad(list(moved.parameters())))
+        grads.append(_flat_grad(moved_params))
     return LineProbe(step_sizes, loss0.item(), grad0, torch.tensor(losses, dtype=torch.float64), torch.stack(grads))
 
 
@@ -220,13 +221,64 @@ def activation_inputs(model: nn.Sequential, x: torch.Tensor, activation: type[nn
     return caught
 
 
+class MomentRecorder:
+    """Batch statistics of the input of every ``activation`` module, at every training-mode forward
+    pass of ``model`` itself (copies made by the probes, and eval-mode passes, are not recorded).
+
+    After ``n`` training steps :meth:`means` and :meth:`stds` are ``(n, layers, units)`` arrays (the
+    batch mean and the unbiased batch standard deviation of each unit's input), and
+    :meth:`unit_percentiles` is ``(n, layers, len(levels))`` for unit ``unit`` of each layer.
+    Use as a context manager or call :meth:`remove`.
+    """
+
+    def __init__(self, model: nn.Module, activation: type[nn.Module] = nn.Sigmoid, unit: int = 0,
+                 levels: tuple[float, ...] = (15, 50, 85)):
+        self.targets = [m for m in model.modules() if isinstance(m, activation)]
+        if not self.targets:
+            raise ValueError(f"the model has no {activation.__name__} module")
+        self.unit, self.levels = unit, torch.tensor(levels, dtype=torch.float64) / 100
+        self._rows: list[list] = []
+        self._hooks = [m.register_forward_pre_hook(self._hook) for m in self.targets]
+
+    def _hook(self, module, inputs):
+        if module not in self.targets or not module.training:   # a probe's copy, or eval mode
+            return
+        z = inputs[0].detach()                                   # (N, units)
+        if module is self.targets[0]:
+            self._rows.append([])
+        self._rows[-1].append((z.mean(dim=0), z.std(dim=0),
+                               torch.quantile(z[:, self.unit].double(), self.levels)))
+
+    def _stack(self, k: int):
+        return torch.stack([torch.stack([layer[k] for layer in row]) for row in self._rows]).numpy()
+
+    def means(self):
+        return self._stack(0)
+
+    def stds(self):
+        return self._stack(1)
+
+    def unit_percentiles(self):
+        return self._stack(2)
+
+    def remove(self) -> None:
+        for h in self._hooks:
+            h.remove()
+
+    def __enter__(self) -> "MomentRecorder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
 @dataclass
 class ProbedHistory(History):
     """A :class:`bnlib.lab.training.History` plus what the probe returned.
 
     Attributes:
         probe_steps: number of updates done before each probe (0, probe_every, ...).
-        probes: what ``probe(model, x, y)`` returned at each of ``probe_steps``.
+        probes: what ``probe(model, x, y, step)`` returned at each of ``probe_steps``.
     """
 
     probe_steps: list[int] = field(default_factory=list)
@@ -234,11 +286,12 @@ class ProbedHistory(History):
 
 
 def train_probed(model: nn.Module, data: Dataset, config: TrainConfig, probe_every: int,
-                 probe: Callable[[nn.Module, torch.Tensor, torch.Tensor], object]) -> ProbedHistory:
+                 probe: Callable[[nn.Module, torch.Tensor, torch.Tensor, int], object]) -> ProbedHistory:
     """Plain mini-batch SGD on the cross-entropy, like :func:`bnlib.lab.training.train` (same batch
     order for the same ``config.seed``), with two additions: before every update the noise of every
     :class:`NoisyBatchNorm` is re-drawn, and before updates ``0, probe_every, 2 * probe_every, ...``
-    ``probe(model, x_batch, y_batch)`` is called on that update's batch (after the noise is drawn).
+    ``probe(model, x_batch, y_batch, step)`` is called on that update's batch (after the noise is
+    drawn; ``step`` is the number of updates done so far).
 
     ``config.momentum`` and ``config.weight_decay`` must be 0: the probes assume the update
     ``theta <- theta - lr * grad``. Test accuracy is measured in eval mode (no noise) every
@@ -260,7 +313,7 @@ def train_probed(model: nn.Module, data: Dataset, config: TrainConfig, probe_eve
         redraw_noise(model, len(index))
         if step % probe_every == 0:
             history.probe_steps.append(step)
-            history.probes.append(probe(model, x, y))
+            history.probes.append(probe(model, x, y, step))
         loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -21,6 +21,8 @@ One job per module (import the one you need; all of them need torch, plotting ne
     bnlib.lab.timing        interleaved timing and median speed-ups (figures only, never asserts)
     bnlib.lab.processes     run_in_processes: a gloo process group on 127.0.0.1 that always shuts down
     bnlib.lab.data_parallel data-parallel training of an MLP with BN, real or simulated in one process
+    bnlib.lab.landscape     Santurkar et al.'s probes: noisy BN, gradient-based ICS, loss and gradient
+                            along the gradient direction, and the SGD loop that runs them
     bnlib.lab.plotting      plot helpers that draw on the ``ax`` they are given and return it
     bnlib.lab.claims        claim: the assert behind every statistical claim of a lesson, recorded
                             so that benchmarks/seed_sweep.py can show its distribution over seeds

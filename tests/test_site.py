@@ -81,3 +81,11 @@ def test_index_links_every_lesson_with_its_summary(site):
 def test_math_is_rendered_by_mathjax(site):
     page = (site / f"{LESSONS[-1].stem}.html").read_text(encoding="utf-8")
     assert "mathjax" in page.lower() and r"\(" in page
+
+
+def test_glossary_page_links_to_the_lesson_pages(site):
+    if not (ROOT / "GLOSSARY.md").exists():
+        pytest.skip("no GLOSSARY.md")
+    page = (site / "glossary.html").read_text(encoding="utf-8")
+    linked = set(re.findall(r'href="(\d\d_\w+)\.html"', page))
+    assert linked and linked <= {p.stem for p in LESSONS}

@@ -69,7 +69,8 @@ def stage(paths: list[Path], staging: Path) -> None:
     toc = ["format: jb-book", "root: index", "chapters:", *[f"- file: {p.stem}" for p in paths]]
     glossary = ROOT / "GLOSSARY.md"
     if glossary.exists():
-        (staging / "glossary.md").write_text(glossary.read_text(encoding="utf-8"), encoding="utf-8")
+        text = glossary.read_text(encoding="utf-8").replace("](notebooks/", "](")   # lessons sit beside it
+        (staging / "glossary.md").write_text(text, encoding="utf-8")
         toc.append("- file: glossary")
     (staging / "_toc.yml").write_text("\n".join(toc) + "\n", encoding="utf-8")
 

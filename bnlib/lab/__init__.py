@@ -7,6 +7,8 @@ One job per module (import the one you need; all of them need torch, plotting ne
     bnlib.lab.training   TrainConfig and train: a seeded SGD loop that returns a History
     bnlib.lab.recorder   ActivationRecorder: pre-activation statistics over training
     bnlib.lab.plotting   plot helpers that draw on the ``ax`` they are given and return it
+    bnlib.lab.explorer   lesson 10's explorer: one cached training run per control setting, its
+                         figure, and the ipywidgets controls (ipywidgets imported only there)
     bnlib.lab.claims     claim: the assert behind every statistical claim of a lesson, recorded
                          so that benchmarks/seed_sweep.py can show its distribution over seeds
 

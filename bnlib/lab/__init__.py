@@ -23,6 +23,7 @@ One job per module (import the one you need; all of them need torch, plotting ne
     bnlib.lab.data_parallel data-parallel training of an MLP with BN, real or simulated in one process
     bnlib.lab.landscape     Santurkar et al.'s probes: noisy BN, gradient-based ICS, loss and gradient
                             along the gradient direction, and the SGD loop that runs them
+    bnlib.lab.explorer      lesson 10's explorer: train one setting, cache it, draw it, wire the widgets
     bnlib.lab.plotting      plot helpers that draw on the ``ax`` they are given and return it
     bnlib.lab.claims        claim: the assert behind every statistical claim of a lesson, recorded
                             so that benchmarks/seed_sweep.py can show its distribution over seeds

@@ -1,0 +1,68 @@
+"""GLOSSARY.md: every term appears in the lesson it names, and the notes' terms are the notes' own.
+
+The terms are matched case-insensitively against the notebook's text (markdown and code). The
+notes are looked for beside the repository (``../shared/reference/000_*.txt``, as in CI) or one
+level up (a worktree under ``/work/wt/``).
+"""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTES = next((found for base in (ROOT.parent, ROOT.parent.parent)
+              if (found := sorted((base / "shared" / "reference").glob("000_*.txt")))), [])
+
+
+def glossary_rows() -> list[dict]:
+    """The rows of the table in GLOSSARY.md as dicts: term, symbol, lesson (a path), notes, remark."""
+    rows = []
+    for line in (ROOT / "GLOSSARY.md").read_text(encoding="utf-8").splitlines():
+        if not line.startswith("|") or line.startswith("|---") or line.startswith("| term |"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        assert len(cells) == 5, f"a glossary row has 5 columns: {line}"
+        link = re.fullmatch(r"\[\d\d\]\((notebooks/\d\d_\w+\.ipynb)\)", cells[2])
+        assert link, f"the lesson column is a link [NN](notebooks/NN_x.ipynb): {cells[2]}"
+        rows.append({"term": cells[0], "symbol": cells[1], "lesson": link.group(1), "notes": cells[3],
+                     "remark": cells[4]})
+    return rows
+
+
+ROWS = glossary_rows()
+
+
+def lesson_text(path: str) -> str:
+    cells = json.loads((ROOT / path).read_text(encoding="utf-8"))["cells"]
+    return " ".join("".join(c["source"]) for c in cells).lower()
+
+
+def test_the_glossary_has_the_series_terms():
+    terms = {row["term"].lower() for row in ROWS}
+    assert len(ROWS) >= 25 and len(terms) == len(ROWS), "terms are unique"
+    for term in ("internal covariate shift", "vanishing gradient", "mean", "variance", "unbiased variance",
+                 "population variance", "regularization", "saturated regime"):
+        assert term in terms
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r["term"])
+def test_term_appears_in_its_lesson(row):
+    assert (ROOT / row["lesson"]).exists(), f"{row['lesson']} does not exist"
+    assert row["term"].lower() in lesson_text(row["lesson"]), f"{row['term']!r} is not in {row['lesson']}"
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r["term"])
+def test_notes_term_is_spelled_as_in_the_notes(row):
+    if row["notes"] == "—":
+        assert row["remark"], f"{row['term']}: a term the notes lack needs the usual rendering in the remark"
+        return
+    if not NOTES:
+        pytest.skip("the source notes (../shared/reference/000_*.txt) are not beside the repository")
+    notes = "".join(p.read_text(encoding="utf-8") for p in NOTES)
+    assert row["notes"] in notes, f"{row['notes']!r} does not occur in the notes"
+
+
+def test_a_term_absent_from_its_lesson_fails(tmp_path):
+    # The check is not vacuous: a term a lesson does not contain is reported.
+    assert "internal covariate shift" not in lesson_text("notebooks/04_the_backward_pass.ipynb")

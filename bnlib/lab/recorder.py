@@ -130,17 +130,21 @@ class ActivationRecorder:
             self._grad_norms[j].append(float("nan") if grad is None else grad.norm().item())
 
     def _summarise(self, k: int, activation: nn.Module, z: torch.Tensor) -> None:
+        # Percentiles and histogram come from sorted copies (NaN sorts last): np.percentile of sorted
+        # data selects the same values, and the histogram's counts are searches in the sorted values,
+        # as np.histogram itself counts them for explicit edges, only without sorting again.
         stats = self._stats[k]
         z_units = z.reshape(z.shape[0], -1).double().numpy()                         # (N, units)
         values = z_units.ravel()                                                     # (N * units,)
-        stats["percentiles"].append(np.percentile(values, self.percentile_levels))   # (P,)
-        stats["unit_percentiles"].append(np.percentile(z_units, self.percentile_levels, axis=0).T)  # (units, P)
+        ordered = np.sort(values)                                                    # (N * units,)
+        stats["percentiles"].append(np.percentile(ordered, self.percentile_levels))  # (P,)
+        stats["unit_percentiles"].append(np.percentile(np.sort(z_units, axis=0), self.percentile_levels, axis=0).T)  # (units, P)
         stats["mean"].append(values.mean())
         stats["std"].append(values.std())
         stats["saturation"].append(saturated_fraction(activation, z))
-        finite = values[~np.isnan(values)]
-        clipped = np.clip(finite, self.bin_edges[0], self.bin_edges[-1])
-        counts, _ = np.histogram(clipped, bins=self.bin_edges)                      # (bins,)
+        finite = np.clip(ordered[:np.count_nonzero(~np.isnan(values))], self.bin_edges[0], self.bin_edges[-1])
+        below = np.append(np.searchsorted(finite, self.bin_edges[:-1], side="left"), len(finite))  # (bins + 1,)
+        counts = np.diff(below)                                                      # (bins,) last bin closed
         stats["histogram"].append(counts / len(finite) if len(finite) else np.full(len(counts), np.nan))
 
     def _get(self, layer: int, key: str) -> np.ndarray:

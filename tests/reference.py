@@ -2,6 +2,7 @@
 
 Nothing here calls bnlib, so a test that compares bnlib with these can fail.
 """
+
 import numpy as np
 import torch
 

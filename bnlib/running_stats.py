@@ -69,7 +69,9 @@ def update_running_stats(
 
 
 def population_statistics(batch_means, batch_vars, m: int):
-    r"""The notes' test-time estimate from K batches of size m: :math:`\mathrm{E}[\mu_B]`, :math:`\tfrac{m}{m-1}\mathrm{E}[\sigma^2_B]`.
+    r"""The notes' test-time estimate from K batches of size m.
+
+    :math:`\mathrm{E}[\mu_B]` and :math:`\tfrac{m}{m-1}\mathrm{E}[\sigma^2_B]`, the averages over the K batches.
 
     Args:
         batch_means: per-batch means, shape ``(K, C)`` (or ``(K,)`` for one feature).

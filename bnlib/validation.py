@@ -21,7 +21,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-
 # ---- hyper-parameters ----------------------------------------------------------------------------
 
 

@@ -4,7 +4,6 @@ Nothing here calls bnlib, so a test that compares bnlib with these can fail.
 """
 
 import numpy as np
-import torch
 
 from conftest import TORCH_BN
 

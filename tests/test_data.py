@@ -1,6 +1,5 @@
 """Tests for bnlib.lab.data: the digits split, its one seed, and standardisation."""
 
-import numpy as np
 import pytest
 import torch
 

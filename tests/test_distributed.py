@@ -205,4 +205,4 @@ def test_public_names_in_either_import_order(first):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "convert_sync_batchnorm"
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
-        bnlib.nn.Nope
+        _ = bnlib.nn.Nope

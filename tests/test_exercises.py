@@ -17,7 +17,6 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
-
 from nbgrader import apps as nbgrader_apps
 from nbgrader.api import Gradebook
 

@@ -15,6 +15,7 @@ from bnlib import (
     batchnorm_inference_backward,
     batchnorm_inference_forward,
 )
+
 from conftest import EPS_VALUES, F32, F64, SHAPES
 from reference import channel_axes, numerical_gradient, oracle_normalize, oracle_statistics, relative_error
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from bnlib import BatchNorm
+
 from conftest import BN_OPTIONS, EPS_VALUES, F32, F64, SHAPES, option_id
 from reference import torch_reference
 

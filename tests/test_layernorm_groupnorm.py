@@ -10,6 +10,7 @@ from hypothesis.extra.numpy import arrays
 import bnlib
 import bnlib.nn
 from bnlib import groupnorm_backward, groupnorm_forward, layernorm_backward, layernorm_forward
+
 from conftest import EPS_VALUES, F32, F64, GN_CASES, GN_OPTIONS, LN_CASES, LN_OPTIONS, option_id
 from reference import numerical_gradient, oracle_normalize, relative_error
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import bnlib.nn
+
 from conftest import F64
 
 pytest.importorskip("expecttest", reason="torch.testing._internal needs expecttest (in requirements.txt)")

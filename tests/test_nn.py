@@ -6,6 +6,7 @@ import torch
 
 import bnlib
 import bnlib.nn
+
 from conftest import BN_OPTIONS, EPS_VALUES, F32, F64, SHAPES, TORCH_BN, option_id
 from reference import torch_reference
 

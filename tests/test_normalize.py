@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from bnlib import batchnorm_backward, batchnorm_forward, normalize_backward, normalize_forward
-from bnlib import fast_batchnorm
+from bnlib import batchnorm_backward, batchnorm_forward, fast_batchnorm, normalize_backward, normalize_forward
+
 from conftest import EPS_VALUES
 from reference import channel_axes, numerical_gradient, oracle_normalize, relative_error
 

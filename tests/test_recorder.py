@@ -8,9 +8,9 @@ from torch import nn
 
 from bnlib.lab.data import load_digits_split
 from bnlib.lab.models import MLPConfig, build_mlp
-from bnlib.nn import BatchNorm
 from bnlib.lab.recorder import ActivationRecorder, saturated_fraction
 from bnlib.lab.training import TrainConfig, train
+from bnlib.nn import BatchNorm
 
 
 def tiny_network():

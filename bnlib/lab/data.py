@@ -10,7 +10,6 @@ without editing it (CI does that to check that every claim holds beyond one spli
 import os
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split

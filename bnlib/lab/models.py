@@ -15,7 +15,8 @@ class MLPConfig:
     Each hidden width ``h`` gives ``Linear -> [norm(h)] -> activation``; a final ``Linear``
     maps to the class scores (logits). ``norm`` names the normalization layer placed before each
     activation: ``"none"``, ``"bn"`` (:class:`bnlib.nn.BatchNorm`), ``"ln"`` (layer norm over the
-    ``h`` units of each example, :class:`bnlib.nn.LayerNorm`) or ``"gn"`` (:class:`bnlib.nn.GroupNorm` with ``num_groups`` groups of units).
+    ``h`` units of each example, :class:`bnlib.nn.LayerNorm`) or ``"gn"`` (:class:`bnlib.nn.GroupNorm`
+    with ``num_groups`` groups of units).
     """
 
     in_features: int = 64  # 8x8 digits

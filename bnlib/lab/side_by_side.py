@@ -113,7 +113,7 @@ class _Stack:
             if _signature(model) != _signature(models[0]):
                 raise ValueError("all models must have the same architecture")
         self.params, self.running = [], []  # per block: tensors (K, ...)
-        for i, (kind, layer) in enumerate(self.blocks):
+        for i, (kind, _) in enumerate(self.blocks):
             if kind in ("linear", "bn"):
                 for name in ("weight", "bias"):
                     stacked = torch.stack([getattr(m[i], name).detach() for m in models]).clone()

@@ -12,7 +12,7 @@ Timings are for figures and for text, never for asserts: they depend on the mach
 """
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -16,6 +16,7 @@ numpy loop, and its sums are accumulated in float64 (torch's float32 kernel accu
 
 Run: python benchmarks/bench_batchnorm.py [--repeats 15] [--rounds 1]
 """
+
 import argparse
 import statistics
 import time
@@ -77,7 +78,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=1, help="repeat the whole measurement this many times")
     args = parser.parse_args()
     threads = torch.get_num_threads()
-    print(f"float32 forward + backward; torch {torch.__version__} ({threads} threads by default), numpy {np.__version__}")
+    print(
+        f"float32 forward + backward; torch {torch.__version__} ({threads} threads by default), numpy {np.__version__}"
+    )
     for side, (fwd, bwd) in PASSES.items():
         print(f"  {side}: {fwd} + {bwd} = {fwd + bwd} input-sized array reads + writes (forward + backward)")
     for round_ in range(args.rounds):
@@ -100,12 +103,18 @@ def measure(repeats):
         gt = torch.from_numpy(gamma).requires_grad_()
         bt = torch.from_numpy(beta).requires_grad_()
         t_bnlib, t_torch, t_torch1, t_copy = median_times(
-            [lambda: bnlib_step(x, gamma, beta, dy), lambda: torch_step(xt, gt, bt, dyt),
-             lambda: torch_step_one_thread(xt, gt, bt, dyt), lambda: copy_step(x)],
+            [
+                lambda: bnlib_step(x, gamma, beta, dy),
+                lambda: torch_step(xt, gt, bt, dyt),
+                lambda: torch_step_one_thread(xt, gt, bt, dyt),
+                lambda: copy_step(x),
+            ],
             repeats,
         )
-        print(f"{str(shape):>20}  {t_bnlib / t_torch:11.2f}  {t_bnlib / t_torch1:21.2f}  "
-              f"{t_bnlib / t_copy:10.1f}  {t_torch / t_copy:10.1f}")
+        print(
+            f"{str(shape):>20}  {t_bnlib / t_torch:11.2f}  {t_bnlib / t_torch1:21.2f}  "
+            f"{t_bnlib / t_copy:10.1f}  {t_torch / t_copy:10.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ def test_statistics_equal_numpy_on_ties_edges_and_nan(edges):
     finite = z[~np.isnan(z)]
     counts = np.histogram(np.clip(finite, edges[0], edges[-1]), bins=edges)[0]
     np.testing.assert_array_equal(recorder.histogram(0)[0], counts / finite.size)
-    np.testing.assert_array_equal(recorder.percentiles(0)[0], np.percentile(z, (0, 15, 50, 85, 100)))      # NaN: all NaN
+    np.testing.assert_array_equal(recorder.percentiles(0)[0], np.percentile(z, (0, 15, 50, 85, 100)))  # NaN: all NaN
     np.testing.assert_array_equal(recorder.unit_percentiles(0)[0], np.percentile(z, (0, 15, 50, 85, 100), axis=0).T)
     clean = np.nan_to_num(z, nan=0.25)
     recorder.record(1, torch.from_numpy(clean))

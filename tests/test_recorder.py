@@ -72,6 +72,26 @@ def test_values_outside_edges_go_to_end_bins():
     np.testing.assert_array_equal(recorder.histogram(0), [[0.5, 0.5]])
 
 
+@pytest.mark.parametrize("edges", [np.linspace(-8, 8, 81), np.array([-1.0, 0.0, 0.5, 3.0])], ids=["uniform", "uneven"])
+def test_statistics_equal_numpy_on_ties_edges_and_nan(edges):
+    """Values on the edges (the last bin is closed), repeated values and NaN: the numpy oracle, bit for bit."""
+    rng = np.random.default_rng(3)
+    z = rng.choice(np.concatenate([edges, rng.normal(0, 4, 20).round(1)]), size=(40, 6))
+    z[rng.random(z.shape) < 0.1] = np.nan
+    model = nn.Sequential(nn.Identity(), nn.Tanh())
+    recorder = ActivationRecorder(model, percentiles=(0, 15, 50, 85, 100), bin_edges=edges)
+    recorder.record(0, torch.from_numpy(z))
+    finite = z[~np.isnan(z)]
+    counts = np.histogram(np.clip(finite, edges[0], edges[-1]), bins=edges)[0]
+    np.testing.assert_array_equal(recorder.histogram(0)[0], counts / finite.size)
+    np.testing.assert_array_equal(recorder.percentiles(0)[0], np.percentile(z, (0, 15, 50, 85, 100)))  # NaN: all NaN
+    np.testing.assert_array_equal(recorder.unit_percentiles(0)[0], np.percentile(z, (0, 15, 50, 85, 100), axis=0).T)
+    clean = np.nan_to_num(z, nan=0.25)
+    recorder.record(1, torch.from_numpy(clean))
+    np.testing.assert_array_equal(recorder.percentiles(0)[1], np.percentile(clean, (0, 15, 50, 85, 100)))
+    assert not np.isnan(recorder.percentiles(0)[1]).any()
+
+
 def test_gradient_norms_match_manual_gradients():
     model, x = tiny_network(), torch.randn(16, 3, generator=torch.Generator().manual_seed(2))
     y = torch.tensor([0, 1] * 8)

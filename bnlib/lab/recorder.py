@@ -5,6 +5,7 @@ An :class:`ActivationRecorder` watches every activation module (``nn.Sigmoid``, 
 its pre-activation ``z`` is that module's input. :func:`bnlib.training.train` calls
 :meth:`ActivationRecorder.record` at each evaluation step.
 """
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 ACTIVATIONS = (nn.Sigmoid, nn.Tanh, nn.ReLU)
-SATURATION_THRESHOLD = 0.97   # tanh saturated: |tanh z| > 0.97; sigmoid: sigmoid z outside [0.03, 0.97]
+SATURATION_THRESHOLD = 0.97  # tanh saturated: |tanh z| > 0.97; sigmoid: sigmoid z outside [0.03, 0.97]
 
 
 def saturated_fraction(activation: nn.Module, z: torch.Tensor) -> float:
@@ -63,11 +64,16 @@ class ActivationRecorder:
         batch_statistics: probe forward in training mode (True) or eval mode (False).
     """
 
-    def __init__(self, model: nn.Module, percentiles: Sequence[float] = (15, 50, 85),
-                 bin_edges: np.ndarray = np.linspace(-8, 8, 81), batch_statistics: bool = True):
+    def __init__(
+        self,
+        model: nn.Module,
+        percentiles: Sequence[float] = (15, 50, 85),
+        bin_edges: np.ndarray = np.linspace(-8, 8, 81),
+        batch_statistics: bool = True,
+    ):
         self.model = model
-        self.percentile_levels = np.asarray(percentiles, dtype=float)        # (P,)
-        self.bin_edges = np.asarray(bin_edges, dtype=float)                  # (bins + 1,)
+        self.percentile_levels = np.asarray(percentiles, dtype=float)  # (P,)
+        self.bin_edges = np.asarray(bin_edges, dtype=float)  # (bins + 1,)
         if self.bin_edges.ndim != 1 or len(self.bin_edges) < 2 or np.any(np.diff(self.bin_edges) <= 0):
             raise ValueError("bin_edges must be a 1-D increasing array with at least two edges")
         if np.any((self.percentile_levels < 0) | (self.percentile_levels > 100)):
@@ -86,7 +92,8 @@ class ActivationRecorder:
         self._steps: list[int] = []
         self._stats: list[dict[str, list]] = [
             {key: [] for key in ("percentiles", "unit_percentiles", "mean", "std", "saturation", "histogram")}
-            for _ in self._activations]
+            for _ in self._activations
+        ]
         self._grad_norms: list[list[float]] = [[] for _ in self._linears]
 
     @property
@@ -100,9 +107,10 @@ class ActivationRecorder:
         return np.array(self._steps, dtype=int)
 
     def _hook(self, k: int):
-        def hook(module, inputs):    # runs before the activation, so an in-place ReLU cannot alter z
+        def hook(module, inputs):  # runs before the activation, so an in-place ReLU cannot alter z
             if self._capturing:
                 self._captured[k] = inputs[0].detach().clone()
+
         return hook
 
     @torch.no_grad()
@@ -130,17 +138,23 @@ class ActivationRecorder:
             self._grad_norms[j].append(float("nan") if grad is None else grad.norm().item())
 
     def _summarise(self, k: int, activation: nn.Module, z: torch.Tensor) -> None:
+        # Percentiles and histogram come from sorted copies (NaN sorts last): np.percentile of sorted
+        # data selects the same values, and the histogram's counts are searches in the sorted values,
+        # as np.histogram itself counts them for explicit edges, only without sorting again.
         stats = self._stats[k]
-        z_units = z.reshape(z.shape[0], -1).double().numpy()                         # (N, units)
-        values = z_units.ravel()                                                     # (N * units,)
-        stats["percentiles"].append(np.percentile(values, self.percentile_levels))   # (P,)
-        stats["unit_percentiles"].append(np.percentile(z_units, self.percentile_levels, axis=0).T)  # (units, P)
+        z_units = z.reshape(z.shape[0], -1).double().numpy()  # (N, units)
+        values = z_units.ravel()  # (N * units,)
+        ordered = np.sort(values)  # (N * units,)
+        stats["percentiles"].append(np.percentile(ordered, self.percentile_levels))  # (P,)
+        stats["unit_percentiles"].append(
+            np.percentile(np.sort(z_units, axis=0), self.percentile_levels, axis=0).T
+        )  # (units, P)
         stats["mean"].append(values.mean())
         stats["std"].append(values.std())
         stats["saturation"].append(saturated_fraction(activation, z))
-        finite = values[~np.isnan(values)]
-        clipped = np.clip(finite, self.bin_edges[0], self.bin_edges[-1])
-        counts, _ = np.histogram(clipped, bins=self.bin_edges)                      # (bins,)
+        finite = np.clip(ordered[: np.count_nonzero(~np.isnan(values))], self.bin_edges[0], self.bin_edges[-1])
+        below = np.append(np.searchsorted(finite, self.bin_edges[:-1], side="left"), len(finite))  # (bins + 1,)
+        counts = np.diff(below)  # (bins,) last bin closed
         stats["histogram"].append(counts / len(finite) if len(finite) else np.full(len(counts), np.nan))
 
     def _get(self, layer: int, key: str) -> np.ndarray:

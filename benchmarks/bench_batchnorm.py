@@ -18,6 +18,7 @@ accumulated in float64 (torch's float32 kernel accumulates in float32).
 
 Run: python benchmarks/bench_batchnorm.py [--repeats 15] [--rounds 1]
 """
+
 import argparse
 import statistics
 import time
@@ -49,6 +50,7 @@ def torch_step(x, gamma, beta, dy):
 
 def one_thread(step):
     """``step`` run with one thread in bnlib and in torch."""
+
     def run(*args):
         threads, torch_threads = fast_batchnorm.THREADS, torch.get_num_threads()
         fast_batchnorm.THREADS = 1
@@ -58,6 +60,7 @@ def one_thread(step):
         finally:
             fast_batchnorm.THREADS = threads
             torch.set_num_threads(torch_threads)
+
     return run
 
 
@@ -88,8 +91,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=1, help="repeat the whole measurement this many times")
     args = parser.parse_args()
-    print(f"float32 forward + backward; torch {torch.__version__} ({torch.get_num_threads()} threads by default), "
-          f"numpy {np.__version__}, bnlib on {fast_batchnorm.THREADS} threads by default")
+    print(
+        f"float32 forward + backward; torch {torch.__version__} ({torch.get_num_threads()} threads by default), "
+        f"numpy {np.__version__}, bnlib on {fast_batchnorm.THREADS} threads by default"
+    )
     for side, (fwd, bwd) in PASSES.items():
         print(f"  {side}: {fwd} + {bwd} = {fwd + bwd} input-sized array reads + writes (forward + backward)")
     for round_ in range(args.rounds):
@@ -100,7 +105,9 @@ def main():
 
 def measure(repeats):
     """Print one line per shape: the time ratios, all measured interleaved."""
-    print(f"{'shape':>20}  {'bnlib/torch':>11}  {'bnlib/torch (1 thread each)':>27}  {'bnlib/copy':>10}  {'torch/copy':>10}")
+    print(
+        f"{'shape':>20}  {'bnlib/torch':>11}  {'bnlib/torch (1 thread each)':>27}  {'bnlib/copy':>10}  {'torch/copy':>10}"
+    )
     rng = np.random.default_rng(0)
     for shape in SHAPES:
         x = rng.standard_normal(shape, dtype=np.float32)
@@ -112,13 +119,19 @@ def measure(repeats):
         gt = torch.from_numpy(gamma).requires_grad_()
         bt = torch.from_numpy(beta).requires_grad_()
         t_bnlib, t_torch, t_bnlib1, t_torch1, t_copy = interleaved_times(
-            [lambda: bnlib_step(x, gamma, beta, dy), lambda: torch_step(xt, gt, bt, dyt),
-             lambda: one_thread(bnlib_step)(x, gamma, beta, dy), lambda: one_thread(torch_step)(xt, gt, bt, dyt),
-             lambda: copy_step(x)],
+            [
+                lambda: bnlib_step(x, gamma, beta, dy),
+                lambda: torch_step(xt, gt, bt, dyt),
+                lambda: one_thread(bnlib_step)(x, gamma, beta, dy),
+                lambda: one_thread(torch_step)(xt, gt, bt, dyt),
+                lambda: copy_step(x),
+            ],
             repeats,
         )
-        print(f"{str(shape):>20}  {median_ratio(t_bnlib, t_torch):11.2f}  {median_ratio(t_bnlib1, t_torch1):27.2f}  "
-              f"{median_ratio(t_bnlib, t_copy):10.1f}  {median_ratio(t_torch, t_copy):10.1f}")
+        print(
+            f"{str(shape):>20}  {median_ratio(t_bnlib, t_torch):11.2f}  {median_ratio(t_bnlib1, t_torch1):27.2f}  "
+            f"{median_ratio(t_bnlib, t_copy):10.1f}  {median_ratio(t_torch, t_copy):10.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ value next to its threshold. A threshold is sound when every run holds it with a
 Run: python benchmarks/seed_sweep.py [NOTEBOOK ...] [--min-seeds 10] [--splits 0 1] [--jobs 2]
                                      [--json results.json]
 """
+
 import argparse
 import json
 import math
@@ -31,17 +32,24 @@ def run_once(path: str, group: int, split: int) -> dict:
     notebook = lesson_runs.read(Path(path))
     seeds = lesson_runs.seed_group(notebook, group)
     variant = lesson_runs.with_seeds(notebook, seeds)
-    variant["cells"].append({"cell_type": "code", "id": "seed-sweep-claims", "metadata": {}, "source": DUMP, "outputs": [],
-                             "execution_count": None})
+    variant["cells"].append(
+        {
+            "cell_type": "code",
+            "id": "seed-sweep-claims",
+            "metadata": {},
+            "source": DUMP,
+            "outputs": [],
+            "execution_count": None,
+        }
+    )
     result = {"notebook": Path(path).name, "seeds": seeds, "split": split, "claims": [], "error": None}
     try:
-        executed, seconds = lesson_runs.execute(
-            variant, env={"BNLIB_CLAIMS": "record", "BNLIB_SPLIT_SEED": str(split)})
-    except Exception as error:                                       # a cell failed: report it
+        executed, seconds = lesson_runs.execute(variant, env={"BNLIB_CLAIMS": "record", "BNLIB_SPLIT_SEED": str(split)})
+    except Exception as error:  # a cell failed: report it
         result["error"] = f"{type(error).__name__}: {str(error).strip().splitlines()[-1][:200]}"
         return result
     text = "".join(o.get("text", "") for o in executed.cells[-1].outputs if o.get("output_type") == "stream")
-    result["claims"] = json.loads(text[text.index(MARKER) + len(MARKER):])
+    result["claims"] = json.loads(text[text.index(MARKER) + len(MARKER) :])
     result["seconds"] = seconds
     return result
 
@@ -51,8 +59,7 @@ def summarise(results: list[dict]) -> None:
     for name in sorted({r["notebook"] for r in results}):
         runs = [r for r in results if r["notebook"] == name]
         seeds = sorted({s for r in runs for s in r["seeds"]})
-        print(f"\n{name}: {len(runs)} runs, seeds {seeds[0]}..{seeds[-1]}, "
-              f"splits {sorted({r['split'] for r in runs})}")
+        print(f"\n{name}: {len(runs)} runs, seeds {seeds[0]}..{seeds[-1]}, splits {sorted({r['split'] for r in runs})}")
         for r in runs:
             if r["error"]:
                 print(f"  run seeds={r['seeds']} split={r['split']} FAILED: {r['error']}")
@@ -68,8 +75,11 @@ def summarise(results: list[dict]) -> None:
             values = np.array([c["value"] for c in cs], dtype=float)
             held = sum(c["held"] for c in cs)
             finite = values[~np.isnan(values)]
-            stats = [f"{v:10.4g}" for v in (finite.min(), np.median(finite), finite.max())] if finite.size \
+            stats = (
+                [f"{v:10.4g}" for v in (finite.min(), np.median(finite), finite.max())]
+                if finite.size
                 else ["       nan"] * 3
+            )
             flag = "" if held == len(cs) else "  <-- fails"
             print(f"  {statement[:70]:<70} {op:>2} {bound:<9.4g} {held:>3}/{len(cs):<3} {' '.join(stats)}{flag}")
 

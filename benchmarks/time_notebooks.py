@@ -11,6 +11,7 @@ Nothing is written back to the notebooks.
 
 Run: python benchmarks/time_notebooks.py [NOTEBOOK ...]   (default: every lesson)
 """
+
 import argparse
 import statistics
 import sys
@@ -49,21 +50,25 @@ def main():
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args()
     paths = [p.resolve() for p in args.notebooks] or lesson_runs.lesson_paths()
-    calibration_seconds()                                   # warm-up: imports, first allocations
+    calibration_seconds()  # warm-up: imports, first allocations
     units = [calibration_seconds() for _ in range(3)]
     seconds = {path.name: lesson_runs.execute(lesson_runs.read(path))[1] for path in paths}
     units += [calibration_seconds() for _ in range(3)]
     unit = statistics.median(units)
-    print(f"calibration (1,000 SGD steps, 3x100 sigmoid MLP, batch 60, 1 thread): median {unit:.2f} s "
-          f"of 6 runs, range {min(units):.2f}-{max(units):.2f} s")
+    print(
+        f"calibration (1,000 SGD steps, 3x100 sigmoid MLP, batch 60, 1 thread): median {unit:.2f} s "
+        f"of 6 runs, range {min(units):.2f}-{max(units):.2f} s"
+    )
     print(f"{'notebook':<48} {'seconds':>8} {'x calib':>8}  within {BUDGET_EACH:.0f}x")
     multiples = []
     for name, s in seconds.items():
         multiples.append(s / unit)
         print(f"{name:<48} {s:8.1f} {s / unit:8.1f}  {'yes' if s / unit <= BUDGET_EACH else 'NO'}")
     mean = statistics.mean(multiples)
-    print(f"{'mean':<48} {statistics.mean(seconds.values()):8.1f} {mean:8.1f}  "
-          f"{'yes' if mean <= BUDGET_MEAN else 'NO'} (mean budget {BUDGET_MEAN:.0f}x)")
+    print(
+        f"{'mean':<48} {statistics.mean(seconds.values()):8.1f} {mean:8.1f}  "
+        f"{'yes' if mean <= BUDGET_MEAN else 'NO'} (mean budget {BUDGET_MEAN:.0f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -18,17 +18,42 @@ lesson plumbing (``bnlib.lab``, imports torch): data, models, training loop, rec
 
 ``import bnlib`` needs numpy only.
 """
+
 from .fold import fold_batchnorm
-from .functional import (batch_statistics, batchnorm_backward, batchnorm_forward, batchnorm_inference,
-                         batchnorm_inference_backward, batchnorm_inference_forward, groupnorm_backward,
-                         groupnorm_forward, layernorm_backward, layernorm_forward)
+from .functional import (
+    batch_statistics,
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_inference,
+    batchnorm_inference_backward,
+    batchnorm_inference_forward,
+    groupnorm_backward,
+    groupnorm_forward,
+    layernorm_backward,
+    layernorm_forward,
+)
 from .layer import BatchNorm, GroupNorm, LayerNorm
 from .normalize import normalize_backward, normalize_forward
 from .running_stats import population_statistics, unbiased_variance, update_running_stats
 
 __all__ = [
-    "BatchNorm", "GroupNorm", "LayerNorm", "batch_statistics", "batchnorm_backward", "batchnorm_forward",
-    "batchnorm_inference", "batchnorm_inference_backward", "batchnorm_inference_forward", "fold_batchnorm",
-    "groupnorm_backward", "groupnorm_forward", "layernorm_backward", "layernorm_forward", "normalize_backward",
-    "normalize_forward", "population_statistics", "unbiased_variance", "update_running_stats",
+    "BatchNorm",
+    "GroupNorm",
+    "LayerNorm",
+    "batch_statistics",
+    "batchnorm_backward",
+    "batchnorm_forward",
+    "batchnorm_inference",
+    "batchnorm_inference_backward",
+    "batchnorm_inference_forward",
+    "fold_batchnorm",
+    "groupnorm_backward",
+    "groupnorm_forward",
+    "layernorm_backward",
+    "layernorm_forward",
+    "normalize_backward",
+    "normalize_forward",
+    "population_statistics",
+    "unbiased_variance",
+    "update_running_stats",
 ]

@@ -23,8 +23,9 @@ stub become messages.
 
 Pure numpy: ``import bnlib.checks`` does not import torch.
 """
+
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -78,9 +79,9 @@ def _channel_data(shape, rng) -> np.ndarray:
     return x * stds.reshape((1, c) + (1,) * (len(shape) - 2)) + means.reshape((1, c) + (1,) * (len(shape) - 2))
 
 
-SHAPES = [(6, 3), (4, 3, 2, 5)]   # N != C and W != C, so a statistic or γ on the wrong axis fails loudly
+SHAPES = [(6, 3), (4, 3, 2, 5)]  # N != C and W != C, so a statistic or γ on the wrong axis fails loudly
 GAMMA, BETA = np.array([1.5, 0.5, 2.0]), np.array([0.1, -0.3, 1.0])
-EPS = 1e-3                        # large against channel 2's variance 1e-4: ε's place matters
+EPS = 1e-3  # large against channel 2's variance 1e-4: ε's place matters
 
 
 def _per_channel(v, ndim):
@@ -101,14 +102,17 @@ def _call(fn: Callable, *args):
     try:
         return fn(*[np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args])
     except NotImplementedError:
-        raise _Wrong("not implemented yet: replace `raise NotImplementedError()` with your code.",
-                     "not_implemented") from None
-    except Exception as error:                                   # the student's bug, reported
+        raise _Wrong(
+            "not implemented yet: replace `raise NotImplementedError()` with your code.", "not_implemented"
+        ) from None
+    except Exception as error:  # the student's bug, reported
         hint = ""
         if "broadcast" in str(error):
-            hint = (" A broadcasting error usually means a statistic or γ/β has the wrong shape: for "
-                    "(N, C) input a per-channel vector has shape (C,); for (N, C, H, W) input it must "
-                    "be reshaped to (1, C, 1, 1) before it meets x.")
+            hint = (
+                " A broadcasting error usually means a statistic or γ/β has the wrong shape: for "
+                "(N, C) input a per-channel vector has shape (C,); for (N, C, H, W) input it must "
+                "be reshaped to (1, C, 1, 1) before it meets x."
+            )
         raise _Wrong(f"your function raised {type(error).__name__}: {error}.{hint}", "raised") from None
 
 
@@ -116,8 +120,7 @@ def _as_array(value, what: str, shape) -> np.ndarray:
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise _Wrong(f"{what} should be an array of shape {shape}, got {type(value).__name__}.",
-                     "wrong_type") from None
+        raise _Wrong(f"{what} should be an array of shape {shape}, got {type(value).__name__}.", "wrong_type") from None
     if array.shape != tuple(shape):
         raise _Wrong(f"{what} has shape {array.shape}, expected {tuple(shape)}.", "wrong_shape")
     if not np.all(np.isfinite(array)):
@@ -127,9 +130,12 @@ def _as_array(value, what: str, shape) -> np.ndarray:
 
 def _unpack(result, n: int, names: str):
     if not isinstance(result, (tuple, list)) or len(result) != n:
-        raise _Wrong(f"return a tuple {names}; got {type(result).__name__}"
-                     + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "") + ".",
-                     "wrong_return")
+        raise _Wrong(
+            f"return a tuple {names}; got {type(result).__name__}"
+            + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+            + ".",
+            "wrong_return",
+        )
     return result
 
 
@@ -147,9 +153,12 @@ def _diagnose(answer, correct, mistakes, what: str, case: str):
     error = np.abs(np.asarray(answer) - correct)
     channel_axes = tuple(i for i in range(error.ndim) if i != (1 if error.ndim > 1 else 0))
     per_channel = error.max(axis=channel_axes) if error.ndim > 1 else error
-    raise _Wrong(f"{what} is wrong for {case} input: it differs from the correct value by up to "
-                 f"{error.max():.2g} (channel {int(np.argmax(per_channel))} is furthest off). "
-                 "Check each step against the equations above.", "wrong_values")
+    raise _Wrong(
+        f"{what} is wrong for {case} input: it differs from the correct value by up to "
+        f"{error.max():.2g} (channel {int(np.argmax(per_channel))} is furthest off). "
+        "Check each step against the equations above.",
+        "wrong_values",
+    )
 
 
 def _run(exercise: str, cases: Callable[[], str]) -> CheckResult:
@@ -174,31 +183,43 @@ def _forward_variants(x, gamma, beta, eps):
     wrong_axes = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
     no_hw = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
     mistakes = {
-        "channel_axis": (g * norm(*wrong_axes) + b,
-                         "Your statistics are taken over the channels of each example. BN takes one mean "
-                         "and one variance per channel, over the batch: `x.mean(axis=0)` for (N, C) input."),
-        "not_over_hw": (g * norm(*no_hw) + b if nd > 2 else None,
-                        "Your statistics are per channel *and* per pixel position: for (N, C, H, W) input "
-                        "a channel's statistics pool the batch and all positions, "
-                        "`x.mean(axis=(0, 2, 3), keepdims=True)`."),
-        "shared_scalar": (g * norm(x.mean(), x.var()) + b,
-                          "You use one mean and one variance for the whole input. BN keeps one of each "
-                          "per channel, so that every channel is normalised on its own."),
-        "unbiased_variance": (g * norm(mu, x.var(axis=axes, ddof=1, keepdims=True)) + b,
-                              "You normalise with the unbiased variance (dividing by m - 1). Training-mode BN "
-                              "uses the biased batch variance, dividing by m; the unbiased one is only for "
-                              "the running estimate."),
-        "eps_outside_sqrt": (g * norm(mu, var, eps_inside=False) + b,
-                             "ε is added outside the square root, (x - μ) / (√σ² + ε). It belongs inside: "
-                             "(x - μ) / √(σ² + ε). The two differ when a channel's variance is small, as "
-                             "in this check's third channel."),
-        "no_sqrt": (g * (x - mu) / (var + eps) + b,
-                    "You divide by the variance plus ε, not by its square root: x̂ = (x - μ) / √(σ² + ε)."),
-        "gamma_beta_not_applied": (norm(mu, var),
-                                   "Your output is x̂ itself: γ and β are not applied. The output is "
-                                   "y = γ·x̂ + β."),
-        "gamma_beta_swapped": (b * norm(mu, var) + g,
-                               "γ and β are swapped: γ scales x̂ and β shifts it, y = γ·x̂ + β."),
+        "channel_axis": (
+            g * norm(*wrong_axes) + b,
+            "Your statistics are taken over the channels of each example. BN takes one mean "
+            "and one variance per channel, over the batch: `x.mean(axis=0)` for (N, C) input.",
+        ),
+        "not_over_hw": (
+            g * norm(*no_hw) + b if nd > 2 else None,
+            "Your statistics are per channel *and* per pixel position: for (N, C, H, W) input "
+            "a channel's statistics pool the batch and all positions, "
+            "`x.mean(axis=(0, 2, 3), keepdims=True)`.",
+        ),
+        "shared_scalar": (
+            g * norm(x.mean(), x.var()) + b,
+            "You use one mean and one variance for the whole input. BN keeps one of each "
+            "per channel, so that every channel is normalised on its own.",
+        ),
+        "unbiased_variance": (
+            g * norm(mu, x.var(axis=axes, ddof=1, keepdims=True)) + b,
+            "You normalise with the unbiased variance (dividing by m - 1). Training-mode BN "
+            "uses the biased batch variance, dividing by m; the unbiased one is only for "
+            "the running estimate.",
+        ),
+        "eps_outside_sqrt": (
+            g * norm(mu, var, eps_inside=False) + b,
+            "ε is added outside the square root, (x - μ) / (√σ² + ε). It belongs inside: "
+            "(x - μ) / √(σ² + ε). The two differ when a channel's variance is small, as "
+            "in this check's third channel.",
+        ),
+        "no_sqrt": (
+            g * (x - mu) / (var + eps) + b,
+            "You divide by the variance plus ε, not by its square root: x̂ = (x - μ) / √(σ² + ε).",
+        ),
+        "gamma_beta_not_applied": (
+            norm(mu, var),
+            "Your output is x̂ itself: γ and β are not applied. The output is y = γ·x̂ + β.",
+        ),
+        "gamma_beta_swapped": (b * norm(mu, var) + g, "γ and β are swapped: γ scales x̂ and β shifts it, y = γ·x̂ + β."),
     }
     return correct, mistakes
 
@@ -212,6 +233,7 @@ def check_batchnorm_forward(fn) -> CheckResult:
     per channel, over the batch (and H, W). Runs ``(6, 3)`` and ``(4, 3, 2, 5)`` inputs. A function
     that returns ``(y, cache)`` is accepted too.
     """
+
     def cases():
         rng = np.random.default_rng(0)
         for shape in SHAPES:
@@ -222,8 +244,11 @@ def check_batchnorm_forward(fn) -> CheckResult:
                 result = result[0]
             answer = _as_array(result, "the output y", x.shape)
             _diagnose(answer, correct, _forward_variants(x, GAMMA, BETA, EPS)[1], "the output y", _describe(shape))
-        return ("(N, C) and (N, C, H, W) inputs agree with bnlib, including a channel with a tiny "
-                "variance (ε inside the square root) and γ, β applied per channel.")
+        return (
+            "(N, C) and (N, C, H, W) inputs agree with bnlib, including a channel with a tiny "
+            "variance (ε inside the square root) and γ, β applied per channel."
+        )
+
     return _run("batchnorm_forward", cases)
 
 
@@ -236,7 +261,7 @@ def _probe_shapes(fn, x, momentum) -> list:
     try:
         result = fn(0.0, 0.0, np.array(x, copy=True), momentum)
         return [np.shape(v) for v in result] if isinstance(result, (tuple, list)) else []
-    except Exception:                                        # nothing more to learn from this function
+    except Exception:  # nothing more to learn from this function
         return []
 
 
@@ -244,15 +269,23 @@ def _statistic_shape(shapes, x_shape) -> None:
     """Raise a :class:`_Wrong` naming the mistake if a returned statistic's shape shows wrong axes."""
     for what, shape_now in zip(("new_mean", "new_var"), shapes):
         if len(x_shape) > 2 and shape_now in (x_shape[1:], (1,) + x_shape[1:]):
-            raise _Wrong(f"{what} has shape {shape_now}: the statistics of (N, C, H, W) input were not "
-                         "reduced over H and W. Reduce over axes (0, 2, 3) to get one value per channel.",
-                         "not_over_hw")
+            raise _Wrong(
+                f"{what} has shape {shape_now}: the statistics of (N, C, H, W) input were not "
+                "reduced over H and W. Reduce over axes (0, 2, 3) to get one value per channel.",
+                "not_over_hw",
+            )
         if shape_now in ((x_shape[0],), (x_shape[0], 1)):
-            raise _Wrong(f"{what} has one value per example: the statistics were taken over the channels "
-                         "instead of over the batch (axis 0).", "channel_axis")
+            raise _Wrong(
+                f"{what} has one value per example: the statistics were taken over the channels "
+                "instead of over the batch (axis 0).",
+                "channel_axis",
+            )
         if shape_now == ():
-            raise _Wrong(f"{what} is a single number: one statistic is shared by all channels. Keep one "
-                         "per channel, shape (C,).", "shared_scalar")
+            raise _Wrong(
+                f"{what} is a single number: one statistic is shared by all channels. Keep one "
+                "per channel, shape (C,).",
+                "shared_scalar",
+            )
 
 
 def check_running_update(fn) -> CheckResult:
@@ -264,6 +297,7 @@ def check_running_update(fn) -> CheckResult:
     with ``momentum`` the weight of the new batch and the *unbiased* batch variance (``m`` values per
     channel: N, or N·H·W). Runs ``(6, 3)`` and ``(4, 3, 2, 5)`` inputs with momentum 0.1 and 0.25.
     """
+
     def cases():
         rng = np.random.default_rng(1)
         for shape, momentum in zip(SHAPES, (0.1, 0.25)):
@@ -274,7 +308,7 @@ def check_running_update(fn) -> CheckResult:
             try:
                 answer = _unpack(_call(fn, RUNNING_MEAN, RUNNING_VAR, x, momentum), 2, "(new_mean, new_var)")
             except _Wrong as wrong:
-                if "broadcast" in wrong.message:   # a statistic of the wrong shape met the (C,) estimates:
+                if "broadcast" in wrong.message:  # a statistic of the wrong shape met the (C,) estimates:
                     _statistic_shape(_probe_shapes(fn, x, momentum), x.shape)  # find out which, from a probe
                 raise
             _statistic_shape([np.shape(v) for v in answer], x.shape)
@@ -282,34 +316,60 @@ def check_running_update(fn) -> CheckResult:
             got_var = _as_array(answer[1], "new_var", (shape[1],))
             r, k = (1 - momentum), momentum
             unbiased = var * m / (m - 1)
-            _diagnose(got_mean, new_mean, {
-                "momentum_reversed": (k * RUNNING_MEAN + r * mu,
-                                      "The momentum weights are reversed: in PyTorch `momentum` is the weight "
-                                      "of the *new* batch, new = (1 - momentum)·old + momentum·batch."),
-                "no_update": (RUNNING_MEAN, "The running mean did not change: return the updated estimate."),
-                "batch_only": (mu, "You return the batch mean itself: blend it with the old estimate, "
-                                   "(1 - momentum)·old + momentum·batch."),
-                "shared_scalar": (np.full(shape[1], x.mean()) * k + r * RUNNING_MEAN,
-                                  "Every channel got the same batch mean: one statistic is shared by all "
-                                  "channels. Take the mean per channel."),
-            }, "new_mean", _describe(shape))
-            _diagnose(got_var, new_var, {
-                "biased_variance": (r * RUNNING_VAR + k * var,
-                                    "The running variance uses the biased batch variance (dividing by m). "
-                                    "PyTorch stores the unbiased one: multiply by m / (m - 1), with m = N "
-                                    "for (N, C) input and N·H·W for (N, C, H, W)."),
-                "bessel_with_n": (r * RUNNING_VAR + k * var * shape[0] / (shape[0] - 1) if len(shape) > 2 else None,
-                                  "The Bessel factor uses N / (N - 1), but a channel of (N, C, H, W) input "
-                                  "has m = N·H·W values: use m / (m - 1)."),
-                "momentum_reversed": (k * RUNNING_VAR + r * unbiased,
-                                      "The momentum weights are reversed: new = (1 - momentum)·old + "
-                                      "momentum·batch."),
-                "no_update": (RUNNING_VAR, "The running variance did not change: return the updated estimate."),
-                "batch_only": (unbiased, "You return the batch variance itself: blend it with the old "
-                                         "estimate."),
-            }, "new_var", _describe(shape))
-        return ("(N, C) and (N, C, H, W) inputs agree with PyTorch's convention: momentum weighs the new "
-                "batch, and the running variance is the unbiased one, m / (m - 1) · σ²_B.")
+            _diagnose(
+                got_mean,
+                new_mean,
+                {
+                    "momentum_reversed": (
+                        k * RUNNING_MEAN + r * mu,
+                        "The momentum weights are reversed: in PyTorch `momentum` is the weight "
+                        "of the *new* batch, new = (1 - momentum)·old + momentum·batch.",
+                    ),
+                    "no_update": (RUNNING_MEAN, "The running mean did not change: return the updated estimate."),
+                    "batch_only": (
+                        mu,
+                        "You return the batch mean itself: blend it with the old estimate, "
+                        "(1 - momentum)·old + momentum·batch.",
+                    ),
+                    "shared_scalar": (
+                        np.full(shape[1], x.mean()) * k + r * RUNNING_MEAN,
+                        "Every channel got the same batch mean: one statistic is shared by all "
+                        "channels. Take the mean per channel.",
+                    ),
+                },
+                "new_mean",
+                _describe(shape),
+            )
+            _diagnose(
+                got_var,
+                new_var,
+                {
+                    "biased_variance": (
+                        r * RUNNING_VAR + k * var,
+                        "The running variance uses the biased batch variance (dividing by m). "
+                        "PyTorch stores the unbiased one: multiply by m / (m - 1), with m = N "
+                        "for (N, C) input and N·H·W for (N, C, H, W).",
+                    ),
+                    "bessel_with_n": (
+                        r * RUNNING_VAR + k * var * shape[0] / (shape[0] - 1) if len(shape) > 2 else None,
+                        "The Bessel factor uses N / (N - 1), but a channel of (N, C, H, W) input "
+                        "has m = N·H·W values: use m / (m - 1).",
+                    ),
+                    "momentum_reversed": (
+                        k * RUNNING_VAR + r * unbiased,
+                        "The momentum weights are reversed: new = (1 - momentum)·old + momentum·batch.",
+                    ),
+                    "no_update": (RUNNING_VAR, "The running variance did not change: return the updated estimate."),
+                    "batch_only": (unbiased, "You return the batch variance itself: blend it with the old estimate."),
+                },
+                "new_var",
+                _describe(shape),
+            )
+        return (
+            "(N, C) and (N, C, H, W) inputs agree with PyTorch's convention: momentum weighs the new "
+            "batch, and the running variance is the unbiased one, m / (m - 1) · σ²_B."
+        )
+
     return _run("running_update", cases)
 
 
@@ -333,20 +393,28 @@ def _backward_variants(dy, x, gamma, eps):
     correct = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))
     xu, iu = parts(ddof=1)
     dx_mistakes = {
-        "missing_var_path": (inv_std * (dx_hat - mean(dx_hat)),
-                             "dx misses the terms through σ²_B: σ² depends on every x, so ∂L/∂σ² "
-                             "contributes ∂L/∂σ²·2(x - μ)/m to dx."),
-        "missing_mean_path": (inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat)),
-                              "dx misses the terms through μ_B: μ depends on every x, so ∂L/∂μ contributes "
-                              "∂L/∂μ / m to dx."),
-        "no_statistics_path": (inv_std * dx_hat,
-                               "dx treats μ_B and σ²_B as constants (dx = γ·dy/√(σ² + ε)). In training mode "
-                               "they depend on x: add the paths through μ and σ²."),
-        "gamma_forgotten": (inv_std * (dy - mean(dy) - x_hat * mean(dy * x_hat)),
-                            "dx forgets γ: the gradient reaching x̂ is dy·γ, not dy."),
-        "unbiased_variance": (iu * (dx_hat - mean(dx_hat) - xu * mean(dx_hat * xu) * m / (m - 1)),
-                              "The forward pass behind your dx uses the unbiased variance; training-mode BN "
-                              "normalises with the biased one (dividing by m)."),
+        "missing_var_path": (
+            inv_std * (dx_hat - mean(dx_hat)),
+            "dx misses the terms through σ²_B: σ² depends on every x, so ∂L/∂σ² contributes ∂L/∂σ²·2(x - μ)/m to dx.",
+        ),
+        "missing_mean_path": (
+            inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat)),
+            "dx misses the terms through μ_B: μ depends on every x, so ∂L/∂μ contributes ∂L/∂μ / m to dx.",
+        ),
+        "no_statistics_path": (
+            inv_std * dx_hat,
+            "dx treats μ_B and σ²_B as constants (dx = γ·dy/√(σ² + ε)). In training mode "
+            "they depend on x: add the paths through μ and σ².",
+        ),
+        "gamma_forgotten": (
+            inv_std * (dy - mean(dy) - x_hat * mean(dy * x_hat)),
+            "dx forgets γ: the gradient reaching x̂ is dy·γ, not dy.",
+        ),
+        "unbiased_variance": (
+            iu * (dx_hat - mean(dx_hat) - xu * mean(dx_hat * xu) * m / (m - 1)),
+            "The forward pass behind your dx uses the unbiased variance; training-mode BN "
+            "normalises with the biased one (dividing by m).",
+        ),
     }
     dgamma_mistakes = {
         "dgamma_dbeta_swapped": (dbeta, "dγ and dβ are swapped: dβ = Σ dy and dγ = Σ dy·x̂."),
@@ -367,6 +435,7 @@ def check_batchnorm_backward(fn) -> CheckResult:
 
     with bars the per-channel means over the batch (and H, W). Runs ``(6, 3)`` and ``(4, 3, 2, 5)``.
     """
+
     def cases():
         rng = np.random.default_rng(2)
         for shape in SHAPES:
@@ -376,15 +445,22 @@ def check_batchnorm_backward(fn) -> CheckResult:
             reference = batchnorm_backward(dy, cache)
             mistakes = _backward_variants(dy, x, GAMMA, EPS)[1]
             answer = _unpack(_call(fn, dy, x, GAMMA, BETA, EPS), 3, "(dx, dgamma, dbeta)")
-            for what, value, expected_shape in zip(("dgamma", "dbeta"), answer[1:], ((3,), (3,))):
+            for what, value in zip(("dgamma", "dbeta"), answer[1:]):
                 if len(shape) > 2 and np.shape(value) == shape[1:]:
-                    raise _Wrong(f"{what} has shape {np.shape(value)}: for (N, C, H, W) input sum over the "
-                                 "batch and over H and W, axes (0, 2, 3).", "not_over_hw")
-            for what, value, want, known, out_shape in zip(("dx", "dgamma", "dbeta"), answer, reference,
-                                                           mistakes, (shape, (3,), (3,))):
+                    raise _Wrong(
+                        f"{what} has shape {np.shape(value)}: for (N, C, H, W) input sum over the "
+                        "batch and over H and W, axes (0, 2, 3).",
+                        "not_over_hw",
+                    )
+            for what, value, want, known, out_shape in zip(
+                ("dx", "dgamma", "dbeta"), answer, reference, mistakes, (shape, (3,), (3,))
+            ):
                 _diagnose(_as_array(value, what, out_shape), want, known, what, _describe(shape))
-        return ("dx, dγ and dβ agree with bnlib for (N, C) and (N, C, H, W) inputs, including the paths "
-                "through μ_B and σ²_B.")
+        return (
+            "dx, dγ and dβ agree with bnlib for (N, C) and (N, C, H, W) inputs, including the paths "
+            "through μ_B and σ²_B."
+        )
+
     return _run("batchnorm_backward", cases)
 
 
@@ -400,6 +476,7 @@ def check_fold_batchnorm(fn) -> CheckResult:
 
     Runs a square ``(3, 3)`` and a ``(3, 5)`` weight; one feature has a variance of 1e-4, against ε = 1e-3.
     """
+
     def cases():
         rng = np.random.default_rng(3)
         mean, var = np.array([0.5, -1.0, 2.0]), np.array([2.0, 0.5, 1e-4])
@@ -412,24 +489,51 @@ def check_fold_batchnorm(fn) -> CheckResult:
             case = f"a {shape[0]}x{shape[1]} weight"
             got_W = _as_array(answer[0], "W_folded", shape)
             got_b = _as_array(answer[1], "b_folded", (3,))
-            _diagnose(got_W, W_ref, {
-                "scale_on_inputs": (W * s[None, :] if shape[0] == shape[1] else None,
-                                    "W is scaled along its columns (inputs). BN scales each *output* "
-                                    "feature, so row c of W is multiplied by s_c: `W * s[:, None]`."),
-                "std_without_eps": (W * s_no_eps[:, None], "The scale uses √var without ε: s = γ / √(var + ε)."),
-                "var_not_std": (W * s_var[:, None], "The scale divides by the variance, not the standard "
-                                                    "deviation: s = γ / √(var + ε)."),
-            }, "W_folded", case)
-            _diagnose(got_b, b_ref, {
-                "forgot_bias": (BETA - s * mean, "b_folded forgets the layer's own bias b: the BN input is "
-                                                 "x @ W.T + b, so b' = s·(b - mean) + β."),
-                "std_without_eps": (s_no_eps * (b - mean) + BETA, "The scale uses √var without ε: "
-                                                                  "s = γ / √(var + ε)."),
-                "forgot_beta": (s * (b - mean), "b_folded forgets β: b' = s·(b - mean) + β."),
-                "bias_not_scaled": (b + BETA - s * mean, "The layer's bias b is not scaled: it passes "
-                                                         "through BN like the rest of the pre-activation, "
-                                                         "b' = s·(b - mean) + β."),
-            }, "b_folded", case)
-        return ("W' and b' agree with bnlib for a square and a rectangular weight, with ε inside the "
-                "square root and the bias carried through.")
+            _diagnose(
+                got_W,
+                W_ref,
+                {
+                    "scale_on_inputs": (
+                        W * s[None, :] if shape[0] == shape[1] else None,
+                        "W is scaled along its columns (inputs). BN scales each *output* "
+                        "feature, so row c of W is multiplied by s_c: `W * s[:, None]`.",
+                    ),
+                    "std_without_eps": (W * s_no_eps[:, None], "The scale uses √var without ε: s = γ / √(var + ε)."),
+                    "var_not_std": (
+                        W * s_var[:, None],
+                        "The scale divides by the variance, not the standard deviation: s = γ / √(var + ε).",
+                    ),
+                },
+                "W_folded",
+                case,
+            )
+            _diagnose(
+                got_b,
+                b_ref,
+                {
+                    "forgot_bias": (
+                        BETA - s * mean,
+                        "b_folded forgets the layer's own bias b: the BN input is "
+                        "x @ W.T + b, so b' = s·(b - mean) + β.",
+                    ),
+                    "std_without_eps": (
+                        s_no_eps * (b - mean) + BETA,
+                        "The scale uses √var without ε: s = γ / √(var + ε).",
+                    ),
+                    "forgot_beta": (s * (b - mean), "b_folded forgets β: b' = s·(b - mean) + β."),
+                    "bias_not_scaled": (
+                        b + BETA - s * mean,
+                        "The layer's bias b is not scaled: it passes "
+                        "through BN like the rest of the pre-activation, "
+                        "b' = s·(b - mean) + β.",
+                    ),
+                },
+                "b_folded",
+                case,
+            )
+        return (
+            "W' and b' agree with bnlib for a square and a rectangular weight, with ε inside the "
+            "square root and the bias carried through."
+        )
+
     return _run("fold_batchnorm", cases)

@@ -29,6 +29,7 @@ Parameter gradients stay per process, as in ``torch.nn.SyncBatchNorm``: each pro
 ``weight.grad`` is its own share's contribution, and data-parallel training sums (or averages)
 them over the processes like every other parameter gradient.
 """
+
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -97,16 +98,20 @@ def sync_batch_statistics(x: torch.Tensor, group=None, reduce=all_reduce_sum):
         ``(mean, var, m)``: float64 tensors of shape ``(C,)``, ``(C,)`` and ``()``; ``m`` is the number
         of values per channel in the whole batch.
     """
-    dims = [0] + list(range(2, x.dim()))                                   # every axis but C
+    dims = [0] + list(range(2, x.dim()))  # every axis but C
     wide = x.double()
-    local = torch.cat([wide.sum(dim=dims),                                 # s_k, (C,)
-                       (wide * wide).sum(dim=dims),                        # q_k, (C,)
-                       wide.new_tensor([x.numel() // x.shape[1]])])        # m_k, (1,)
-    total = reduce(local, group)                                           # (2C + 1,)
+    local = torch.cat(
+        [
+            wide.sum(dim=dims),  # s_k, (C,)
+            (wide * wide).sum(dim=dims),  # q_k, (C,)
+            wide.new_tensor([x.numel() // x.shape[1]]),
+        ]
+    )  # m_k, (1,)
+    total = reduce(local, group)  # (2C + 1,)
     c = x.shape[1]
     m = total[2 * c]
     mean = total[:c] / m
-    var = total[c:2 * c] / m - mean * mean
+    var = total[c : 2 * c] / m - mean * mean
     return mean, var, m
 
 
@@ -129,23 +134,42 @@ class SyncBatchNorm(BatchNorm):
         process_group: the group to synchronise over; ``None`` is every process.
     """
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 process_group=None, device=None, dtype=None, *, bias=True):
-        super().__init__(num_features, eps=eps, momentum=momentum, affine=affine,
-                         track_running_stats=track_running_stats, device=device, dtype=dtype, bias=bias)
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=True,
+        track_running_stats=True,
+        process_group=None,
+        device=None,
+        dtype=None,
+        *,
+        bias=True,
+    ):
+        super().__init__(
+            num_features,
+            eps=eps,
+            momentum=momentum,
+            affine=affine,
+            track_running_stats=track_running_stats,
+            device=device,
+            dtype=dtype,
+            bias=bias,
+        )
         self.process_group = process_group
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise this process's share ``x``; returns a tensor of the same shape."""
         if not self.training or _world_size(self.process_group) == 1:
-            return super().forward(x)                                      # no synchronisation needed
+            return super().forward(x)  # no synchronisation needed
         check_float_dtype(x.dtype, x.is_floating_point())
         check_input_shape(x.shape, self.num_features)
         mean, var, m = sync_batch_statistics(x, self.process_group)
-        check_batch_size((int(m.item()), self.num_features))               # more than 1 value per channel
+        check_batch_size((int(m.item()), self.num_features))  # more than 1 value per channel
         if self.track_running_stats:
             self._update_synced_running_stats(mean, var, int(m.item()))
-        shape = (1, -1) + (1,) * (x.dim() - 2)                             # broadcast a (C,) vector
+        shape = (1, -1) + (1,) * (x.dim() - 2)  # broadcast a (C,) vector
         x_hat = (x - mean.to(x.dtype).reshape(shape)) / torch.sqrt(var.to(x.dtype).reshape(shape) + self.eps)
         if self.weight is not None:
             x_hat = x_hat * self.weight.reshape(shape)
@@ -176,11 +200,17 @@ class SyncBatchNorm(BatchNorm):
         output = module
         if isinstance(module, (nn.modules.batchnorm._BatchNorm, BatchNorm)) and not isinstance(module, cls):
             reference = module.weight if module.weight is not None else module.running_mean
-            output = cls(module.num_features, module.eps, module.momentum, module.affine,
-                         module.track_running_stats, process_group,
-                         device=None if reference is None else reference.device,
-                         dtype=None if reference is None else reference.dtype,
-                         bias=getattr(module, "bias", None) is not None)
+            output = cls(
+                module.num_features,
+                module.eps,
+                module.momentum,
+                module.affine,
+                module.track_running_stats,
+                process_group,
+                device=None if reference is None else reference.device,
+                dtype=None if reference is None else reference.dtype,
+                bias=getattr(module, "bias", None) is not None,
+            )
             if module.affine:
                 output.weight = module.weight
                 output.bias = module.bias
@@ -209,10 +239,29 @@ class GhostBatchNorm(BatchNorm):
         others: as :class:`bnlib.nn.BatchNorm`.
     """
 
-    def __init__(self, num_features, num_splits, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None, *, bias=True):
-        super().__init__(num_features, eps=eps, momentum=momentum, affine=affine,
-                         track_running_stats=track_running_stats, device=device, dtype=dtype, bias=bias)
+    def __init__(
+        self,
+        num_features,
+        num_splits,
+        eps=1e-5,
+        momentum=0.1,
+        affine=True,
+        track_running_stats=True,
+        device=None,
+        dtype=None,
+        *,
+        bias=True,
+    ):
+        super().__init__(
+            num_features,
+            eps=eps,
+            momentum=momentum,
+            affine=affine,
+            track_running_stats=track_running_stats,
+            device=device,
+            dtype=dtype,
+            bias=bias,
+        )
         if isinstance(num_splits, bool) or not isinstance(num_splits, int) or num_splits < 1:
             raise ValueError(f"num_splits must be a positive integer, got {num_splits!r}")
         self.num_splits = num_splits
@@ -224,15 +273,17 @@ class GhostBatchNorm(BatchNorm):
         check_float_dtype(x.dtype, x.is_floating_point())
         check_input_shape(x.shape, self.num_features)
         if x.shape[0] % self.num_splits:
-            raise ValueError(f"expected a batch whose size is a multiple of num_splits = {self.num_splits}, "
-                             f"got input of shape {tuple(x.shape)}")
-        chunks = x.reshape(self.num_splits, -1, *x.shape[1:])           # (P, n, C, *spatial)
-        check_batch_size(chunks.shape[1:])                               # > 1 value per channel per chunk
-        dims = [1] + list(range(3, chunks.dim()))                        # each chunk's batch and spatial axes
-        mean = chunks.mean(dim=dims, keepdim=True)                       # (P, 1, C, 1, ...)
-        var = ((chunks - mean) ** 2).mean(dim=dims, keepdim=True)        # (P, 1, C, 1, ...) biased
+            raise ValueError(
+                f"expected a batch whose size is a multiple of num_splits = {self.num_splits}, "
+                f"got input of shape {tuple(x.shape)}"
+            )
+        chunks = x.reshape(self.num_splits, -1, *x.shape[1:])  # (P, n, C, *spatial)
+        check_batch_size(chunks.shape[1:])  # > 1 value per channel per chunk
+        dims = [1] + list(range(3, chunks.dim()))  # each chunk's batch and spatial axes
+        mean = chunks.mean(dim=dims, keepdim=True)  # (P, 1, C, 1, ...)
+        var = ((chunks - mean) ** 2).mean(dim=dims, keepdim=True)  # (P, 1, C, 1, ...) biased
         x_hat = ((chunks - mean) / torch.sqrt(var + self.eps)).reshape(x.shape)
-        if self.training and self.track_running_stats:                   # rank 0's estimates
+        if self.training and self.track_running_stats:  # rank 0's estimates
             m = chunks[0].numel() // x.shape[1]
             with torch.no_grad():
                 self.num_batches_tracked += 1

@@ -30,6 +30,7 @@ data, and the work shared among threads. Their limits:
   both sums; read x̂ and ∂y, write ∂x). PyTorch's kernel: 4 and 5.
   :mod:`benchmarks.bench_batchnorm` prints these counts next to the times.
 """
+
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,9 +38,9 @@ import numpy as np
 
 from .normalize import NormCache
 
-ROW_BLOCK = 16         # rows of an (N, C) input summed in its dtype before the float64 accumulation
-SPATIAL_BLOCK = 4096   # contiguous spatial values of one sample summed in its dtype at most
-BLOCK = 1 << 15        # values per block of samples: 128 KiB of float32, two such blocks fit a core's L2 cache
+ROW_BLOCK = 16  # rows of an (N, C) input summed in its dtype before the float64 accumulation
+SPATIAL_BLOCK = 4096  # contiguous spatial values of one sample summed in its dtype at most
+BLOCK = 1 << 15  # values per block of samples: 128 KiB of float32, two such blocks fit a core's L2 cache
 THREADS = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
@@ -55,9 +56,9 @@ def reduction_axes(ndim: int) -> tuple:
 
 def _spatial_blocks(x: np.ndarray):
     """``x`` as ``(N, C, L)`` cut along L into contiguous blocks of at most SPATIAL_BLOCK values."""
-    x3 = x.reshape(x.shape[0], x.shape[1], int(np.prod(x.shape[2:])))              # (N, C, L)
+    x3 = x.reshape(x.shape[0], x.shape[1], int(np.prod(x.shape[2:])))  # (N, C, L)
     for start in range(0, x3.shape[2], SPATIAL_BLOCK):
-        yield x3[:, :, start:start + SPATIAL_BLOCK]
+        yield x3[:, :, start : start + SPATIAL_BLOCK]
 
 
 def channel_sum(x: np.ndarray) -> np.ndarray:
@@ -65,10 +66,10 @@ def channel_sum(x: np.ndarray) -> np.ndarray:
     total = np.zeros(x.shape[1])
     if x.ndim > 2:
         for block in _spatial_blocks(x):
-            total += block.sum(axis=2).sum(axis=0, dtype=np.float64)                # pairwise within a sample
+            total += block.sum(axis=2).sum(axis=0, dtype=np.float64)  # pairwise within a sample
         return total
     whole = x.shape[0] - x.shape[0] % ROW_BLOCK
-    blocks = x[:whole].reshape(-1, ROW_BLOCK, x.shape[1]).sum(axis=1)             # (N // ROW_BLOCK, C)
+    blocks = x[:whole].reshape(-1, ROW_BLOCK, x.shape[1]).sum(axis=1)  # (N // ROW_BLOCK, C)
     return blocks.sum(axis=0, dtype=np.float64) + x[whole:].sum(axis=0, dtype=np.float64)
 
 
@@ -89,7 +90,7 @@ def channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def sample_blocks(shape: tuple) -> list:
     """Slices of axis 0 that cut an input of ``shape`` into runs of whole samples of about BLOCK values."""
     n, per_sample = shape[0], int(np.prod(shape[1:]))
-    if len(shape) == 2:                                              # whole row blocks, as channel_sum sums them
+    if len(shape) == 2:  # whole row blocks, as channel_sum sums them
         step = max(1, BLOCK // max(per_sample, 1) // ROW_BLOCK) * ROW_BLOCK
     else:
         step = max(1, BLOCK // max(per_sample, 1))
@@ -118,7 +119,7 @@ def map_blocks(work, blocks: list) -> list:
     if _pool is None or _pool._max_workers != runs:
         _pool = ThreadPoolExecutor(max_workers=runs, thread_name_prefix="bnlib")
     bounds = [len(blocks) * i // runs for i in range(runs + 1)]
-    done = _pool.map(lambda i: [work(block) for block in blocks[bounds[i]:bounds[i + 1]]], range(runs))
+    done = _pool.map(lambda i: [work(block) for block in blocks[bounds[i] : bounds[i + 1]]], range(runs))
     return [result for run in done for result in run]
 
 
@@ -129,42 +130,48 @@ def fast_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, e
     """
     ndim, m = x.ndim, x.size // x.shape[1] if x.shape[1] else 0
     axes = reduction_axes(ndim)
-    if m == 0:                                                         # empty batch: no statistics
+    if m == 0:  # empty batch: no statistics
         nan = np.full(per_channel(gamma, ndim).shape, np.nan)
         gamma_b = per_channel(np.asarray(gamma, x.dtype), ndim)
         return x.copy(), NormCache(x_hat=x.copy(), gamma=gamma_b, inv_std=nan, mean=nan, var=nan, axes=axes)
     blocks = sample_blocks(x.shape)
-    shift = x[(0, slice(None)) + (0,) * (ndim - 2)]                    # (C,) one sample's values
+    shift = x[(0, slice(None)) + (0,) * (ndim - 2)]  # (C,) one sample's values
     shift_b = per_channel(shift, ndim)
-    x_hat = np.empty_like(x)                                           # holds x - shift, then x - μ, then x̂
+    x_hat = np.empty_like(x)  # holds x - shift, then x - μ, then x̂
 
-    def shift_and_sum(s):                                              # x - shift; its sum per channel
+    def shift_and_sum(s):  # x - shift; its sum per channel
         return channel_sum(np.subtract(x[s], shift_b, out=x_hat[s]))
 
-    offset = np.sum(map_blocks(shift_and_sum, blocks), axis=0) / m    # (C,) mean of x - shift
-    mean = shift.astype(np.float64) + offset                           # (C,) μ
+    offset = np.sum(map_blocks(shift_and_sum, blocks), axis=0) / m  # (C,) mean of x - shift
+    mean = shift.astype(np.float64) + offset  # (C,) μ
     offset_b = per_channel(offset, ndim).astype(x.dtype)
 
-    def centre_and_square(s):                                          # x - μ; its sum of squares per channel
+    def centre_and_square(s):  # x - μ; its sum of squares per channel
         centred = x_hat[s]
         centred -= offset_b
         return channel_dot(centred, centred)
 
-    var = np.sum(map_blocks(centre_and_square, blocks), axis=0) / m    # (C,) σ², biased
-    inv_std = 1.0 / np.sqrt(var + eps)                                 # (C,)
+    var = np.sum(map_blocks(centre_and_square, blocks), axis=0) / m  # (C,) σ², biased
+    inv_std = 1.0 / np.sqrt(var + eps)  # (C,)
     inv_std_b = per_channel(inv_std, ndim).astype(x.dtype)
-    gamma = per_channel(np.asarray(gamma, x.dtype), ndim)              # (1, C, 1, ...)
+    gamma = per_channel(np.asarray(gamma, x.dtype), ndim)  # (1, C, 1, ...)
     beta_b = per_channel(np.asarray(beta, x.dtype), ndim)
     y = np.empty_like(x)
 
-    def scale_and_shift(s):                                            # x̂ = (x - μ) / sqrt(σ² + ε); y = γ x̂ + β
+    def scale_and_shift(s):  # x̂ = (x - μ) / sqrt(σ² + ε); y = γ x̂ + β
         x_hat[s] *= inv_std_b
         np.multiply(x_hat[s], gamma, out=y[s])
         y[s] += beta_b
 
     map_blocks(scale_and_shift, blocks)
-    cache = NormCache(x_hat=x_hat, gamma=gamma, inv_std=per_channel(inv_std, ndim),
-                      mean=per_channel(mean, ndim), var=per_channel(var, ndim), axes=axes)
+    cache = NormCache(
+        x_hat=x_hat,
+        gamma=gamma,
+        inv_std=per_channel(inv_std, ndim),
+        mean=per_channel(mean, ndim),
+        var=per_channel(var, ndim),
+        axes=axes,
+    )
     return y, cache
 
 
@@ -180,8 +187,8 @@ def fast_batchnorm_backward(dy: np.ndarray, cache: NormCache):
         return dy.copy(), zeros, zeros.copy()
     blocks = sample_blocks(dy.shape)
     sums = map_blocks(lambda s: (channel_sum(dy[s]), channel_dot(dy[s], x_hat[s])), blocks)
-    dbeta = np.sum([block[0] for block in sums], axis=0)                        # (C,)  Σ ∂y
-    dgamma = np.sum([block[1] for block in sums], axis=0)                       # (C,)  Σ ∂y x̂
+    dbeta = np.sum([block[0] for block in sums], axis=0)  # (C,)  Σ ∂y
+    dgamma = np.sum([block[1] for block in sums], axis=0)  # (C,)  Σ ∂y x̂
     mean_dy_x_hat = per_channel(dgamma / m, ndim).astype(dy.dtype)
     mean_dy = per_channel(dbeta / m, ndim).astype(dy.dtype)
     scale = cache.gamma.reshape(-1).astype(np.float64) * cache.inv_std.reshape(-1)  # (C,) γ / sqrt(σ² + ε)
@@ -189,10 +196,10 @@ def fast_batchnorm_backward(dy: np.ndarray, cache: NormCache):
     dx = np.empty_like(dy)
 
     def input_gradient(s):
-        np.multiply(x_hat[s], mean_dy_x_hat, out=dx[s])                         # x̂ mean(∂y x̂)
-        dx[s] += mean_dy                                                         # ... + mean(∂y)
-        np.subtract(dy[s], dx[s], out=dx[s])                                     # ∂y - mean(∂y) - x̂ mean(∂y x̂)
-        dx[s] *= scale_b                                                         # ∂x
+        np.multiply(x_hat[s], mean_dy_x_hat, out=dx[s])  # x̂ mean(∂y x̂)
+        dx[s] += mean_dy  # ... + mean(∂y)
+        np.subtract(dy[s], dx[s], out=dx[s])  # ∂y - mean(∂y) - x̂ mean(∂y x̂)
+        dx[s] *= scale_b  # ∂x
 
     map_blocks(input_gradient, blocks)
     return dx, dgamma.astype(dy.dtype), dbeta.astype(dy.dtype)

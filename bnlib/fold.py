@@ -18,6 +18,7 @@ The folded network computes the same function as the eval-mode original with one
 ``torch`` pair (``nn.Linear`` or ``nn.Conv1d/2d/3d`` followed by ``nn.BatchNorm*d`` or
 ``bnlib.nn.BatchNorm``); it imports torch only when called.
 """
+
 import numpy as np
 
 from .validation import check_eps, real_array
@@ -49,8 +50,10 @@ def fold_batchnorm(weight, bias, gamma, beta, running_mean, running_var, eps=1e-
     """
     weight = _as_float_array("weight", weight)
     if weight.ndim < 2:
-        raise ValueError(f"expected weight of shape (C, in) or (C, in / groups, *kernel), "
-                         f"got a {weight.ndim}-D array of shape {weight.shape}")
+        raise ValueError(
+            f"expected weight of shape (C, in) or (C, in / groups, *kernel), "
+            f"got a {weight.ndim}-D array of shape {weight.shape}"
+        )
     num_channels = weight.shape[0]
     vectors = {"gamma": gamma, "beta": beta, "running_mean": running_mean, "running_var": running_var}
     if bias is not None:
@@ -58,24 +61,25 @@ def fold_batchnorm(weight, bias, gamma, beta, running_mean, running_var, eps=1e-
     vectors = {name: _as_float_array(name, v) for name, v in vectors.items()}
     for name, v in vectors.items():
         if v.shape != (num_channels,):
-            raise ValueError(f"expected {name} of shape ({num_channels},) to match weight of shape "
-                             f"{weight.shape} ({num_channels} output channels), got shape {v.shape}")
+            raise ValueError(
+                f"expected {name} of shape ({num_channels},) to match weight of shape "
+                f"{weight.shape} ({num_channels} output channels), got shape {v.shape}"
+            )
     check_eps(eps)
     if np.any(vectors["running_var"] < 0):
         raise ValueError("running_var must be non-negative")
-    dtype = np.result_type(np.float32, weight, *vectors.values())          # float32 or float64
-    b = vectors.get("bias", np.zeros(num_channels))                         # (C,)
-    scale = (vectors["gamma"].astype(np.float64)
-             / np.sqrt(vectors["running_var"].astype(np.float64) + eps))   # (C,)
-    per_output = (-1,) + (1,) * (weight.ndim - 1)                           # broadcast along axis 0
-    folded_weight = weight.astype(np.float64) * scale.reshape(per_output)   # like weight
+    dtype = np.result_type(np.float32, weight, *vectors.values())  # float32 or float64
+    b = vectors.get("bias", np.zeros(num_channels))  # (C,)
+    scale = vectors["gamma"].astype(np.float64) / np.sqrt(vectors["running_var"].astype(np.float64) + eps)  # (C,)
+    per_output = (-1,) + (1,) * (weight.ndim - 1)  # broadcast along axis 0
+    folded_weight = weight.astype(np.float64) * scale.reshape(per_output)  # like weight
     folded_bias = scale * (b.astype(np.float64) - vectors["running_mean"]) + vectors["beta"]  # (C,)
     return folded_weight.astype(dtype), folded_bias.astype(dtype)
 
 
 def _as_float_array(name, value) -> np.ndarray:
     """``value`` as a real floating-point (or integer, promoted later) numpy array."""
-    if hasattr(value, "detach"):                                           # a torch tensor
+    if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
     return real_array(value, name)
 
@@ -105,18 +109,17 @@ def fold_modules(layer, bn):
     if not (isinstance(layer, nn.Linear) or is_conv):
         raise TypeError(f"can fold BN into nn.Linear or nn.Conv1d/2d/3d, got {type(layer).__name__}")
     if getattr(bn, "running_mean", None) is None or getattr(bn, "running_var", None) is None:
-        raise ValueError("the BN layer has no running statistics (track_running_stats=False): "
-                         "there is no fixed affine map to fold")
+        raise ValueError(
+            "the BN layer has no running statistics (track_running_stats=False): there is no fixed affine map to fold"
+        )
     channels = bn.running_mean.shape[0]
-    gamma = bn.weight if bn.weight is not None else torch.ones(channels)   # (C,)
-    beta = bn.bias if bn.bias is not None else torch.zeros(channels)       # (C,)
-    weight, bias = fold_batchnorm(layer.weight, layer.bias, gamma, beta,
-                                  bn.running_mean, bn.running_var, eps=bn.eps)
+    gamma = bn.weight if bn.weight is not None else torch.ones(channels)  # (C,)
+    beta = bn.bias if bn.bias is not None else torch.zeros(channels)  # (C,)
+    weight, bias = fold_batchnorm(layer.weight, layer.bias, gamma, beta, bn.running_mean, bn.running_var, eps=bn.eps)
     folded = copy.deepcopy(layer)
     with torch.no_grad():
         if folded.bias is None:
-            folded.bias = nn.Parameter(torch.empty(channels, dtype=layer.weight.dtype,
-                                                   device=layer.weight.device))
+            folded.bias = nn.Parameter(torch.empty(channels, dtype=layer.weight.dtype, device=layer.weight.device))
         folded.weight.copy_(torch.from_numpy(weight))
         folded.bias.copy_(torch.from_numpy(bias))
     return folded

@@ -18,21 +18,43 @@ LN and GN run on the core's reference path. All statistics are accumulated in fl
 BN's eval mode is the pair :func:`batchnorm_inference_forward` / :func:`batchnorm_inference_backward`
 (and :func:`batchnorm_inference`, its output alone).
 """
+
 from dataclasses import dataclass
 
 import numpy as np
 
 from .fast_batchnorm import channel_dot, fast_batchnorm_backward, fast_batchnorm_forward, per_channel, reduction_axes
 from .normalize import NormCache, normalize_backward, normalize_forward
-from .validation import (check_batch_size, check_channel_input, check_eps, check_groups,
-                         check_input_shape, check_same_shape, check_trailing_shape, check_vector, float_array,
-                         real_array)
+from .validation import (
+    check_batch_size,
+    check_channel_input,
+    check_eps,
+    check_groups,
+    check_input_shape,
+    check_same_shape,
+    check_trailing_shape,
+    check_vector,
+    float_array,
+    real_array,
+)
 
 __all__ = [
-    "BatchNormCache", "InferenceCache", "LayerNormCache", "GroupNormCache", "batch_statistics",
-    "batchnorm_forward", "batchnorm_backward", "batchnorm_inference", "batchnorm_inference_forward",
-    "batchnorm_inference_backward", "layernorm_forward", "layernorm_backward", "groupnorm_forward",
-    "groupnorm_backward", "per_channel", "reduction_axes",
+    "BatchNormCache",
+    "InferenceCache",
+    "LayerNormCache",
+    "GroupNormCache",
+    "batch_statistics",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "batchnorm_inference",
+    "batchnorm_inference_forward",
+    "batchnorm_inference_backward",
+    "layernorm_forward",
+    "layernorm_backward",
+    "groupnorm_forward",
+    "groupnorm_backward",
+    "per_channel",
+    "reduction_axes",
 ]
 
 
@@ -50,6 +72,7 @@ def _checked_bn_input(x, **vectors) -> np.ndarray:
 
 
 # ---- Batch Normalization, training mode ---------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class BatchNormCache:
@@ -155,6 +178,7 @@ def batchnorm_backward(dy, cache: BatchNormCache):
 
 # ---- Batch Normalization, eval mode ---------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class InferenceCache:
     """What :func:`batchnorm_inference_backward` needs, fixed at forward time.
@@ -189,10 +213,10 @@ def batchnorm_inference_forward(x, gamma, beta, running_mean, running_var, eps=1
     x = _checked_bn_input(x, gamma=gamma, beta=beta, running_mean=running_mean, running_var=running_var)
     check_eps(eps)
     ndim = x.ndim
-    inv_std = 1.0 / np.sqrt(np.asarray(running_var, dtype=np.float64) + eps)                   # (C,)
+    inv_std = 1.0 / np.sqrt(np.asarray(running_var, dtype=np.float64) + eps)  # (C,)
     x_hat = (x - per_channel(np.asarray(running_mean, np.float64), ndim)) * per_channel(inv_std, ndim)  # float64
     y = x_hat * per_channel(np.asarray(gamma, np.float64), ndim) + per_channel(np.asarray(beta, np.float64), ndim)
-    scale = np.asarray(gamma, np.float64) * inv_std                                            # (C,) new array
+    scale = np.asarray(gamma, np.float64) * inv_std  # (C,) new array
     return y.astype(x.dtype), InferenceCache(x_hat=x_hat.astype(x.dtype), scale=scale)
 
 
@@ -208,10 +232,10 @@ def batchnorm_inference_backward(dy, cache: InferenceCache):
     """
     dy = float_array(dy, "dy")
     check_same_shape("dy", dy.shape, cache.x_hat.shape)
-    dx = dy * per_channel(cache.scale, dy.ndim).astype(dy.dtype)                  # like x
+    dx = dy * per_channel(cache.scale, dy.ndim).astype(dy.dtype)  # like x
     axes = reduction_axes(dy.ndim)
-    dgamma = channel_dot(dy, cache.x_hat) if dy.size else np.zeros(dy.shape[1])   # (C,)
-    dbeta = np.sum(dy, axis=axes, dtype=np.float64)                               # (C,)
+    dgamma = channel_dot(dy, cache.x_hat) if dy.size else np.zeros(dy.shape[1])  # (C,)
+    dbeta = np.sum(dy, axis=axes, dtype=np.float64)  # (C,)
     return dx, dgamma.astype(dy.dtype), dbeta.astype(dy.dtype)
 
 
@@ -224,6 +248,7 @@ def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
 
 
 # ---- Layer Normalization --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LayerNormCache:
@@ -269,6 +294,7 @@ def layernorm_backward(dy, cache: LayerNormCache):
 
 # ---- Group Normalization --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class GroupNormCache:
     """What :func:`groupnorm_backward` needs: the core's :class:`NormCache` on the ``(N, G, C/G, *spatial)`` view."""
@@ -304,11 +330,12 @@ def groupnorm_forward(x, gamma, beta, num_groups, eps=1e-5):
     for name, v in (("gamma", gamma), ("beta", beta)):
         float_array(v, name)
         check_vector(name, v, x.shape[1])
-    grouped = _grouped_shape(x.shape, num_groups)                           # (N, G, C/G, *spatial)
+    grouped = _grouped_shape(x.shape, num_groups)  # (N, G, C/G, *spatial)
     param_shape = (1, num_groups, x.shape[1] // num_groups) + (1,) * (x.ndim - 2)
     axes = tuple(range(2, len(grouped)))
-    y, norm = normalize_forward(x.reshape(grouped), np.reshape(gamma, param_shape),
-                                np.reshape(beta, param_shape), axes, eps)
+    y, norm = normalize_forward(
+        x.reshape(grouped), np.reshape(gamma, param_shape), np.reshape(beta, param_shape), axes, eps
+    )
     return y.reshape(x.shape), GroupNormCache(norm, int(num_groups))
 
 
@@ -319,7 +346,7 @@ def groupnorm_backward(dy, cache: GroupNormCache):
         ``(dx, dgamma, dbeta)``: ``dx`` like ``dy``; ``dgamma``, ``dbeta`` shape ``(C,)``.
     """
     dy = float_array(dy, "dy")
-    grouped = cache.norm.x_hat.shape                                        # (N, G, C/G, *spatial)
+    grouped = cache.norm.x_hat.shape  # (N, G, C/G, *spatial)
     check_same_shape("dy", dy.shape, (grouped[0], grouped[1] * grouped[2]) + grouped[3:])
     dx, dgamma, dbeta = normalize_backward(dy.reshape(grouped), cache.norm)
     return dx.reshape(dy.shape), dgamma.reshape(-1), dbeta.reshape(-1)

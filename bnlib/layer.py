@@ -8,14 +8,28 @@ Where they deliberately differ from PyTorch's modules:
   ``beta``), and the output has the *input's* dtype; there is no ``device`` or ``dtype`` argument;
 * ``backward(dy)`` returns dL/dx and stores dL/dγ, dL/dβ in ``dgamma``, ``dbeta`` (no autograd).
 """
+
 import numpy as np
 
-from .functional import (batchnorm_backward, batchnorm_forward, batchnorm_inference_backward,
-                         batchnorm_inference_forward, groupnorm_backward, groupnorm_forward,
-                         layernorm_backward, layernorm_forward)
+from .functional import (
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_inference_backward,
+    batchnorm_inference_forward,
+    groupnorm_backward,
+    groupnorm_forward,
+    layernorm_backward,
+    layernorm_forward,
+)
 from .running_stats import update_running_stats
-from .validation import (check_eps, check_groups, check_hyperparameters, check_input_shape, check_normalized_shape,
-                         float_array)
+from .validation import (
+    check_eps,
+    check_groups,
+    check_hyperparameters,
+    check_input_shape,
+    check_normalized_shape,
+    float_array,
+)
 
 
 class _Layer:
@@ -85,15 +99,14 @@ class BatchNorm(_Layer):
         training: True in training mode.
     """
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *,
-                 bias=True):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, bias=True):
         check_hyperparameters(num_features, eps, momentum)
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
-        self.gamma = np.ones(num_features) if affine else None                       # (C,)
-        self.beta = np.zeros(num_features) if affine and bias else None               # (C,)
+        self.gamma = np.ones(num_features) if affine else None  # (C,)
+        self.beta = np.zeros(num_features) if affine and bias else None  # (C,)
         self.running_mean = np.zeros(num_features) if track_running_stats else None  # (C,)
-        self.running_var = np.ones(num_features) if track_running_stats else None    # (C,)
+        self.running_var = np.ones(num_features) if track_running_stats else None  # (C,)
         self.num_batches_tracked = 0 if track_running_stats else None
         self.dgamma = self.dbeta = None
         self.training = True
@@ -102,9 +115,9 @@ class BatchNorm(_Layer):
         """Normalise ``x`` of shape ``(N, C, *spatial)``; returns ``y`` of the same shape and dtype."""
         x = float_array(x)
         check_input_shape(x.shape, self.num_features)
-        gamma, beta = self._scale_shift(self.num_features, x.dtype)               # (C,), (C,)
+        gamma, beta = self._scale_shift(self.num_features, x.dtype)  # (C,), (C,)
         if self.training or not self.track_running_stats:
-            y, cache = batchnorm_forward(x, gamma, beta, self.eps)                # like x
+            y, cache = batchnorm_forward(x, gamma, beta, self.eps)  # like x
             if self.training and self.track_running_stats:
                 self._count_batch(cache)
             self._cache, self._backward = cache, batchnorm_backward
@@ -119,13 +132,15 @@ class BatchNorm(_Layer):
             self.num_batches_tracked += 1
             return
         self.running_mean, self.running_var, self.num_batches_tracked = update_running_stats(
-            self.running_mean, self.running_var, cache.mean, cache.var, cache.m,
-            self.momentum, self.num_batches_tracked)
+            self.running_mean, self.running_var, cache.mean, cache.var, cache.m, self.momentum, self.num_batches_tracked
+        )
 
     def __repr__(self) -> str:
-        return (f"BatchNorm({self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={self.beta is not None}, "
-                f"track_running_stats={self.track_running_stats})")
+        return (
+            f"BatchNorm({self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, bias={self.beta is not None}, "
+            f"track_running_stats={self.track_running_stats})"
+        )
 
 
 class LayerNorm(_Layer):
@@ -160,8 +175,10 @@ class LayerNorm(_Layer):
         return y
 
     def __repr__(self) -> str:
-        return (f"LayerNorm({self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}, bias={self.beta is not None})")
+        return (
+            f"LayerNorm({self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.beta is not None})"
+        )
 
 
 class GroupNorm(_Layer):
@@ -199,5 +216,7 @@ class GroupNorm(_Layer):
         return y
 
     def __repr__(self) -> str:
-        return (f"GroupNorm({self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
-                f"bias={self.beta is not None})")
+        return (
+            f"GroupNorm({self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.beta is not None})"
+        )

@@ -26,13 +26,23 @@ the same order as ``torch.nn.BatchNorm2d``'s; the numpy functions are accurate t
 there. The modules stay the textbook formula so that students can read them; use float64 (or
 the numpy path) where that matters.
 """
+
 import math
 
 import torch
 from torch import nn
 
-from .validation import (check_batch_size, check_channel_input, check_eps, check_float_dtype, check_groups,
-                         check_hyperparameters, check_input_shape, check_normalized_shape, check_trailing_shape)
+from .validation import (
+    check_batch_size,
+    check_channel_input,
+    check_eps,
+    check_float_dtype,
+    check_groups,
+    check_hyperparameters,
+    check_input_shape,
+    check_normalized_shape,
+    check_trailing_shape,
+)
 
 
 def _statistics(x: torch.Tensor, dims: list[int]) -> tuple:
@@ -40,9 +50,9 @@ def _statistics(x: torch.Tensor, dims: list[int]) -> tuple:
 
     The mean is summed in float64 and rounded to ``x``'s dtype (see the module docstring).
     """
-    mean = x.mean(dim=dims, keepdim=True, dtype=torch.float64).to(x.dtype)    # μ
-    centred = x - mean                                                         # x - μ
-    var = (centred * centred).mean(dim=dims, keepdim=True)                     # σ², biased
+    mean = x.mean(dim=dims, keepdim=True, dtype=torch.float64).to(x.dtype)  # μ
+    centred = x - mean  # x - μ
+    var = (centred * centred).mean(dim=dims, keepdim=True)  # σ², biased
     return mean, centred, var
 
 
@@ -75,17 +85,27 @@ class BatchNorm(nn.Module):
         bias: keyword-only; ``affine=True, bias=False`` learns ``weight`` only.
     """
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 device=None, dtype=None, *, bias=True):
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=True,
+        track_running_stats=True,
+        device=None,
+        dtype=None,
+        *,
+        bias=True,
+    ):
         super().__init__()
         check_hyperparameters(num_features, eps, momentum)
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         factory = {"device": device, "dtype": dtype}
-        _parameters(self, (num_features,), affine, bias, factory)     # weight (C,) γ, bias (C,) β
+        _parameters(self, (num_features,), affine, bias, factory)  # weight (C,) γ, bias (C,) β
         if track_running_stats:
             self.register_buffer("running_mean", torch.zeros(num_features, **factory))  # (C,)
-            self.register_buffer("running_var", torch.ones(num_features, **factory))    # (C,)
+            self.register_buffer("running_var", torch.ones(num_features, **factory))  # (C,)
             self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long, device=device))
         else:
             self.register_buffer("running_mean", None)
@@ -103,7 +123,7 @@ class BatchNorm(nn.Module):
         """Normalise ``x`` (shape ``(N, C, *spatial)``); returns a tensor of the same shape."""
         check_float_dtype(x.dtype, x.is_floating_point())
         check_input_shape(x.shape, self.num_features)
-        shape = (1, -1) + (1,) * (x.dim() - 2)                        # broadcast a (C,) vector
+        shape = (1, -1) + (1,) * (x.dim() - 2)  # broadcast a (C,) vector
         if self.training or not self.track_running_stats:
             if self.training:
                 check_batch_size(x.shape)
@@ -111,9 +131,9 @@ class BatchNorm(nn.Module):
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean.reshape(-1), var.reshape(-1), x.numel() // x.shape[1])
         else:
-            centred = x - self.running_mean.reshape(shape)            # like x
-            var = self.running_var.reshape(shape)                     # (1, C, 1, ...)
-        y = centred / torch.sqrt(var + self.eps)                      # like x: x_hat
+            centred = x - self.running_mean.reshape(shape)  # like x
+            var = self.running_var.reshape(shape)  # (1, C, 1, ...)
+        y = centred / torch.sqrt(var + self.eps)  # like x: x_hat
         if self.weight is not None:
             y = y * self.weight.reshape(shape)
         if self.bias is not None:
@@ -131,8 +151,10 @@ class BatchNorm(nn.Module):
         self.running_var.mul_(1 - momentum).add_(momentum * var * m / (m - 1))
 
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+        )
 
 
 class LayerNorm(nn.Module):
@@ -163,8 +185,8 @@ class LayerNorm(nn.Module):
         check_float_dtype(x.dtype, x.is_floating_point())
         check_trailing_shape(x.shape, self.normalized_shape)
         dims = list(range(x.dim() - len(self.normalized_shape), x.dim()))
-        _, centred, var = _statistics(x, dims)                        # like x, (*, 1, ..., 1)
-        y = centred / torch.sqrt(var + self.eps)                      # x_hat
+        _, centred, var = _statistics(x, dims)  # like x, (*, 1, ..., 1)
+        y = centred / torch.sqrt(var + self.eps)  # x_hat
         if self.weight is not None:
             y = y * self.weight
         if self.bias is not None:
@@ -172,8 +194,10 @@ class LayerNorm(nn.Module):
         return y
 
     def extra_repr(self) -> str:
-        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class GroupNorm(nn.Module):
@@ -206,10 +230,12 @@ class GroupNorm(nn.Module):
         check_float_dtype(x.dtype, x.is_floating_point())
         check_channel_input(x.shape)
         check_input_shape(x.shape, self.num_channels)
-        groups = x.reshape(x.shape[0], self.num_groups, math.prod(x.shape[1:]) // self.num_groups)  # (N, G, C/G * spatial)
-        _, centred, var = _statistics(groups, [2])                    # (N, G, L), (N, G, 1)
-        y = (centred / torch.sqrt(var + self.eps)).reshape(x.shape)   # x_hat, like x
-        shape = (1, -1) + (1,) * (x.dim() - 2)                        # broadcast a (C,) vector
+        groups = x.reshape(
+            x.shape[0], self.num_groups, math.prod(x.shape[1:]) // self.num_groups
+        )  # (N, G, C/G * spatial)
+        _, centred, var = _statistics(groups, [2])  # (N, G, L), (N, G, 1)
+        y = (centred / torch.sqrt(var + self.eps)).reshape(x.shape)  # x_hat, like x
+        shape = (1, -1) + (1,) * (x.dim() - 2)  # broadcast a (C,) vector
         if self.weight is not None:
             y = y * self.weight.reshape(shape)
         if self.bias is not None:
@@ -217,8 +243,10 @@ class GroupNorm(nn.Module):
         return y
 
     def extra_repr(self) -> str:
-        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 def __getattr__(name):
@@ -226,5 +254,6 @@ def __getattr__(name):
     (they build on :class:`BatchNorm` and ``torch.distributed``); they are loaded on first use."""
     if name in ("SyncBatchNorm", "GhostBatchNorm"):
         from . import distributed
+
         return getattr(distributed, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -37,11 +37,12 @@ converted once, the output rounded to the input's dtype at the end). It is what 
 the truth; :mod:`bnlib.fast_batchnorm` computes BN's case faster and is tested equal to it.
 ``bnlib.functional`` holds the thin wrappers in each paper's notation.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import (check_axes, check_broadcast_parameter, check_eps, check_same_shape, float_array)
+from .validation import check_axes, check_broadcast_parameter, check_eps, check_same_shape, float_array
 
 
 @dataclass(frozen=True)
@@ -95,14 +96,14 @@ def normalize_forward(x, gamma, beta, axes, eps=1e-5):
     check_broadcast_parameter("gamma", gamma.shape, x.shape)
     check_same_shape("beta", beta.shape, gamma.shape, of="gamma")
     check_eps(eps)
-    x64 = x.astype(np.float64)                                                # x in float64
-    with np.errstate(invalid="ignore", divide="ignore"):                      # empty axes give NaN statistics
-        mu = _mean(x64, axes)                                                 # μ = mean(x)
-        centred = x64 - mu                                                    # x - μ
-        var = _mean(centred ** 2, axes)                                       # σ² = mean((x - μ)²)
-        inv_std = 1.0 / np.sqrt(var + eps)                                    # 1 / sqrt(σ² + ε)
-    x_hat = centred * inv_std                                                 # x̂ = (x - μ) / sqrt(σ² + ε)
-    y = gamma.astype(np.float64) * x_hat + beta                               # y = γ x̂ + β
+    x64 = x.astype(np.float64)  # x in float64
+    with np.errstate(invalid="ignore", divide="ignore"):  # empty axes give NaN statistics
+        mu = _mean(x64, axes)  # μ = mean(x)
+        centred = x64 - mu  # x - μ
+        var = _mean(centred**2, axes)  # σ² = mean((x - μ)²)
+        inv_std = 1.0 / np.sqrt(var + eps)  # 1 / sqrt(σ² + ε)
+    x_hat = centred * inv_std  # x̂ = (x - μ) / sqrt(σ² + ε)
+    y = gamma.astype(np.float64) * x_hat + beta  # y = γ x̂ + β
     cache = NormCache(x_hat=x_hat, gamma=gamma, inv_std=inv_std, mean=mu, var=var, axes=axes)
     return y.astype(x.dtype), cache
 
@@ -120,13 +121,13 @@ def normalize_backward(dy, cache: NormCache):
     dy = float_array(dy, "dy")
     check_same_shape("dy", dy.shape, cache.x_hat.shape)
     axes, x_hat = cache.axes, cache.x_hat
-    sum_axes = parameter_axes(cache.gamma.shape, dy.ndim)                     # where γ, β are broadcast
-    dy64 = dy.astype(np.float64)                                              # ∂y in float64
-    dbeta = np.sum(dy64, axis=sum_axes).reshape(cache.gamma.shape)            # ∂β = Σ ∂y
+    sum_axes = parameter_axes(cache.gamma.shape, dy.ndim)  # where γ, β are broadcast
+    dy64 = dy.astype(np.float64)  # ∂y in float64
+    dbeta = np.sum(dy64, axis=sum_axes).reshape(cache.gamma.shape)  # ∂β = Σ ∂y
     dgamma = np.sum(dy64 * x_hat, axis=sum_axes).reshape(cache.gamma.shape)  # ∂γ = Σ ∂y x̂
-    dx_hat = dy64 * cache.gamma                                               # ∂x̂ = γ ∂y
-    mean_dx_hat = _mean(dx_hat, axes)                                         # mean(∂x̂)
-    mean_dx_hat_x_hat = _mean(dx_hat * x_hat, axes)                           # mean(∂x̂ x̂)
+    dx_hat = dy64 * cache.gamma  # ∂x̂ = γ ∂y
+    mean_dx_hat = _mean(dx_hat, axes)  # mean(∂x̂)
+    mean_dx_hat_x_hat = _mean(dx_hat * x_hat, axes)  # mean(∂x̂ x̂)
     dx = cache.inv_std * (dx_hat - mean_dx_hat - x_hat * mean_dx_hat_x_hat)  # ∂x, compact form
     return dx.astype(dy.dtype), dgamma.astype(dy.dtype), dbeta.astype(dy.dtype)
 

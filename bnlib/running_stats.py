@@ -18,6 +18,7 @@ Two ways to turn the mini-batch statistics seen in training into fixed test-time
 :math:`\sigma_B^2` is the biased batch variance (divide by ``m``) that BN normalises with; the
 factor :math:`m/(m-1)` makes its expectation the population variance.
 """
+
 import numpy as np
 
 from .validation import check_count, check_momentum, real_array
@@ -31,8 +32,9 @@ def unbiased_variance(biased_var, m: int):
     return real_array(biased_var, "biased_var").astype(np.float64) * (m / (m - 1))
 
 
-def update_running_stats(running_mean, running_var, batch_mean, batch_var, m: int,
-                         momentum=0.1, num_batches_tracked: int = 0):
+def update_running_stats(
+    running_mean, running_var, batch_mean, batch_var, m: int, momentum=0.1, num_batches_tracked: int = 0
+):
     """One step of PyTorch's running-statistics update.
 
     Args:
@@ -48,18 +50,28 @@ def update_running_stats(running_mean, running_var, batch_mean, batch_var, m: in
     count = check_count(num_batches_tracked, "num_batches_tracked", minimum=0) + 1
     factor = 1.0 / count if momentum is None else momentum
     running_mean, running_var, batch_mean, batch_var = (
-        real_array(a, name).astype(np.float64) for a, name in ((running_mean, "running_mean"),
-        (running_var, "running_var"), (batch_mean, "batch_mean"), (batch_var, "batch_var")))
+        real_array(a, name).astype(np.float64)
+        for a, name in (
+            (running_mean, "running_mean"),
+            (running_var, "running_var"),
+            (batch_mean, "batch_mean"),
+            (batch_var, "batch_var"),
+        )
+    )
     if not running_mean.shape == running_var.shape == batch_mean.shape == batch_var.shape:
-        raise ValueError(f"expected running and batch statistics of one shape (C,), got {running_mean.shape}, "
-                         f"{running_var.shape}, {batch_mean.shape} and {batch_var.shape}")
-    new_mean = (1 - factor) * running_mean + factor * batch_mean                        # (C,)
-    new_var = (1 - factor) * running_var + factor * unbiased_variance(batch_var, m)     # (C,)
+        raise ValueError(
+            f"expected running and batch statistics of one shape (C,), got {running_mean.shape}, "
+            f"{running_var.shape}, {batch_mean.shape} and {batch_var.shape}"
+        )
+    new_mean = (1 - factor) * running_mean + factor * batch_mean  # (C,)
+    new_var = (1 - factor) * running_var + factor * unbiased_variance(batch_var, m)  # (C,)
     return new_mean, new_var, count
 
 
 def population_statistics(batch_means, batch_vars, m: int):
-    r"""The notes' test-time estimate from K batches of size m: :math:`\mathrm{E}[\mu_B]`, :math:`\tfrac{m}{m-1}\mathrm{E}[\sigma^2_B]`.
+    r"""The notes' test-time estimate from K batches of size m.
+
+    :math:`\mathrm{E}[\mu_B]` and :math:`\tfrac{m}{m-1}\mathrm{E}[\sigma^2_B]`, the averages over the K batches.
 
     Args:
         batch_means: per-batch means, shape ``(K, C)`` (or ``(K,)`` for one feature).

@@ -14,14 +14,15 @@ PyTorch raises ``RuntimeError`` for several of these (e.g. an integer input to `
 bnlib deliberately uses ``TypeError``/``ValueError`` so that the type says what kind of mistake
 it is. Messages name the argument, what was expected and what was received.
 """
+
 import math
 import numbers
 from collections.abc import Sequence
 
 import numpy as np
 
-
 # ---- hyper-parameters ----------------------------------------------------------------------------
+
 
 def _is_real_number(value) -> bool:
     """Python or numpy int/float (e.g. ``np.float32(1e-5)``, ``np.int64(1)``), but not a bool."""
@@ -51,7 +52,7 @@ def check_momentum(momentum, allow_none: bool = True):
         return momentum
     if not _is_real_number(momentum):
         raise TypeError(f"momentum must be a real number in [0, 1] or None, got {momentum!r}")
-    if not 0 <= momentum <= 1:                      # also False for NaN
+    if not 0 <= momentum <= 1:  # also False for NaN
         raise ValueError(f"momentum must be a number in [0, 1] or None, got {momentum!r}")
     return momentum
 
@@ -91,6 +92,7 @@ def check_groups(num_groups, num_channels) -> None:
 
 # ---- arrays and tensors ----------------------------------------------------------------------
 
+
 def check_float_dtype(dtype, is_float: bool, name: str = "input") -> None:
     """Reject integer, boolean and complex inputs: the normalised output is a real fraction."""
     if not is_float:
@@ -107,8 +109,9 @@ def float_array(value, name: str = "input") -> np.ndarray:
 def real_array(value, name: str) -> np.ndarray:
     """``value`` as a numpy array of real numbers (integers are fine: they are promoted later)."""
     array = np.asarray(value)
-    if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.floating)
-                                       or np.issubdtype(array.dtype, np.integer)):
+    if array.dtype == np.bool_ or not (
+        np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
+    ):
         raise TypeError(f"expected {name} to hold real numbers, got dtype {array.dtype}")
     return array
 
@@ -132,8 +135,9 @@ def check_channel_input(shape: Sequence[int]) -> None:
     """An input shaped ``(N, C)`` or ``(N, C, *spatial)`` for any ``C`` (rank at least 2)."""
     shape = tuple(shape)
     if len(shape) < 2:
-        raise ValueError(f"expected input of shape (N, C) or (N, C, *spatial), got a {len(shape)}-D "
-                         f"input of shape {shape}")
+        raise ValueError(
+            f"expected input of shape (N, C) or (N, C, *spatial), got a {len(shape)}-D input of shape {shape}"
+        )
 
 
 def check_vector(name: str, value, length: int) -> None:
@@ -150,18 +154,18 @@ def check_batch_size(shape: Sequence[int]) -> None:
     shape = tuple(shape)
     values_per_channel = math.prod(shape) // shape[1] if shape[1] else 0
     if values_per_channel == 1:
-        raise ValueError(
-            f"Expected more than 1 value per channel when training, got input of shape {shape}"
-        )
+        raise ValueError(f"Expected more than 1 value per channel when training, got input of shape {shape}")
 
 
 def check_trailing_shape(shape: Sequence[int], normalized_shape: Sequence[int]) -> None:
     """LayerNorm: the input's trailing axes must equal ``normalized_shape``."""
     shape, normalized_shape = tuple(shape), tuple(normalized_shape)
     k = len(normalized_shape)
-    if len(shape) < k or shape[len(shape) - k:] != normalized_shape:
-        raise ValueError(f"expected input of shape (*, {', '.join(map(str, normalized_shape))}) "
-                         f"ending in normalized_shape {normalized_shape}, got shape {shape}")
+    if len(shape) < k or shape[len(shape) - k :] != normalized_shape:
+        raise ValueError(
+            f"expected input of shape (*, {', '.join(map(str, normalized_shape))}) "
+            f"ending in normalized_shape {normalized_shape}, got shape {shape}"
+        )
 
 
 def check_same_shape(name: str, shape: Sequence[int], expected: Sequence[int], of: str = "the forward input") -> None:
@@ -187,6 +191,6 @@ def check_axes(axes, ndim: int) -> tuple:
 def check_broadcast_parameter(name: str, shape: Sequence[int], x_shape: Sequence[int]) -> None:
     """A scale or shift must broadcast against the input without growing it."""
     shape, x_shape = tuple(shape), tuple(x_shape)
-    aligned = x_shape[len(x_shape) - len(shape):] if len(shape) <= len(x_shape) else None
+    aligned = x_shape[len(x_shape) - len(shape) :] if len(shape) <= len(x_shape) else None
     if aligned is None or any(s not in (1, n) for s, n in zip(shape, aligned)):
         raise ValueError(f"expected {name} of a shape that broadcasts against the input {x_shape}, got {shape}")

@@ -1,4 +1,5 @@
 """Fixtures and option lists shared by the unit tests (import the lists with ``from conftest import ...``)."""
+
 import itertools
 import os
 
@@ -22,17 +23,36 @@ EPS_VALUES = [1e-5, 1e-1, 1e-9]
 # momentum values: the edges 0 (never move) and 1 (last batch only), the default, and None (cumulative average).
 MOMENTA = [0.0, 0.1, 1.0, None]
 # Every constructor option of a BN layer (momentum x affine x bias x track_running_stats).
-BN_OPTIONS = [dict(momentum=mo, affine=af, bias=bi, track_running_stats=tr)
-              for mo, (af, bi), tr in itertools.product(MOMENTA, [(True, True), (True, False), (False, True)],
-                                                        [True, False])]
+BN_OPTIONS = [
+    dict(momentum=mo, affine=af, bias=bi, track_running_stats=tr)
+    for mo, (af, bi), tr in itertools.product(MOMENTA, [(True, True), (True, False), (False, True)], [True, False])
+]
 # LayerNorm input shapes (ranks 2-5) with the normalized_shape taken from their tail.
-LN_CASES = [((6, 4), (4,)), ((3, 4, 5), (5,)), ((3, 4, 5), (4, 5)), ((2, 3, 4, 2), (4, 2)),
-            ((2, 2, 3, 2, 2), (3, 2, 2)), ((2, 2, 3, 2, 2), (2,))]
-LN_OPTIONS = [dict(elementwise_affine=True, bias=True), dict(elementwise_affine=True, bias=False),
-              dict(elementwise_affine=False)]
+LN_CASES = [
+    ((6, 4), (4,)),
+    ((3, 4, 5), (5,)),
+    ((3, 4, 5), (4, 5)),
+    ((2, 3, 4, 2), (4, 2)),
+    ((2, 2, 3, 2, 2), (3, 2, 2)),
+    ((2, 2, 3, 2, 2), (2,)),
+]
+LN_OPTIONS = [
+    dict(elementwise_affine=True, bias=True),
+    dict(elementwise_affine=True, bias=False),
+    dict(elementwise_affine=False),
+]
 # GroupNorm: (input shape, num_groups) for ranks 2-5 with num_groups = 1, between, and C.
-GN_CASES = [((5, 6), 1), ((5, 6), 3), ((5, 6), 6), ((3, 4, 5), 2), ((3, 4, 5), 4), ((2, 6, 3, 2), 1),
-            ((2, 6, 3, 2), 3), ((2, 6, 3, 2), 6), ((2, 4, 2, 3, 2), 2)]
+GN_CASES = [
+    ((5, 6), 1),
+    ((5, 6), 3),
+    ((5, 6), 6),
+    ((3, 4, 5), 2),
+    ((3, 4, 5), 4),
+    ((2, 6, 3, 2), 1),
+    ((2, 6, 3, 2), 3),
+    ((2, 6, 3, 2), 6),
+    ((2, 4, 2, 3, 2), 2),
+]
 GN_OPTIONS = [dict(affine=True, bias=True), dict(affine=True, bias=False), dict(affine=False)]
 
 

@@ -2,8 +2,8 @@
 
 Nothing here calls bnlib, so a test that compares bnlib with these can fail.
 """
+
 import numpy as np
-import torch
 
 from conftest import TORCH_BN
 

@@ -1,4 +1,5 @@
 """Tests for bnlib.lab.batching: the shuffled and the class-sorted batch orders."""
+
 import pytest
 import torch
 
@@ -24,7 +25,7 @@ def test_shuffled_is_the_training_loops_stream():
 
 
 def test_class_sorted_epoch_covers_each_example_once_and_batches_are_pure():
-    labels = labels_of([12, 12, 12])                   # 36 examples, batches of 6: 6 batches, all pure
+    labels = labels_of([12, 12, 12])  # 36 examples, batches of 6: 6 batches, all pure
     epoch = take(class_sorted_batches(labels, 6, torch.Generator().manual_seed(0)), 6)
     assert all(b.shape == (6,) for b in epoch)
     assert sorted(torch.cat(epoch).tolist()) == list(range(36))
@@ -33,7 +34,7 @@ def test_class_sorted_epoch_covers_each_example_once_and_batches_are_pure():
 
 
 def test_class_sorted_straddling_batch_and_dropped_remainder():
-    labels = labels_of([5, 5])                         # batches of 4: [0000][0111], 2 examples of class 1 dropped
+    labels = labels_of([5, 5])  # batches of 4: [0000][0111], 2 examples of class 1 dropped
     epoch = take(class_sorted_batches(labels, 4, torch.Generator().manual_seed(1), shuffle_batches=False), 2)
     assert labels[epoch[0]].tolist() == [0, 0, 0, 0]
     assert sorted(labels[epoch[1]].tolist()) == [0, 1, 1, 1]
@@ -45,7 +46,7 @@ def test_class_sorted_in_order_comes_class_by_class_and_epochs_differ():
     stream = BATCH_ORDERS["by_class_in_order"](labels, 3, torch.Generator().manual_seed(2))
     first, second = take(stream, 6), take(stream, 6)
     assert [labels[b][0].item() for b in first] == [0, 0, 1, 1, 2, 2]
-    assert any(not torch.equal(a, b) for a, b in zip(first, second))   # a fresh order inside each class
+    assert any(not torch.equal(a, b) for a, b in zip(first, second))  # a fresh order inside each class
 
 
 def test_shuffled_batch_order_is_random_and_seeded():
@@ -54,7 +55,7 @@ def test_shuffled_batch_order_is_random_and_seeded():
     b = take(class_sorted_batches(labels, 10, torch.Generator().manual_seed(0)), 30)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     classes = [labels[x][0].item() for x in a]
-    assert classes != sorted(classes)                  # batches are not visited in class order
+    assert classes != sorted(classes)  # batches are not visited in class order
 
 
 def test_class_sorted_rejects_bad_batch_sizes():

@@ -1,12 +1,12 @@
 """bnlib.checks: a correct function passes; each classic mistake, written as a student would write
 it, is recognised and named; a crashing, stubbed or ill-shaped function gets a message, never an
 exception."""
+
 import numpy as np
 import pytest
 
 from bnlib import checks
-from bnlib.checks import (check_batchnorm_backward, check_batchnorm_forward, check_fold_batchnorm,
-                          check_running_update)
+from bnlib.checks import check_batchnorm_backward, check_batchnorm_forward, check_fold_batchnorm, check_running_update
 
 
 def axes_of(x):
@@ -37,7 +37,10 @@ def forward(x, gamma, beta, eps, axes=None, ddof=0, eps_inside=True, apply=True,
 FORWARD_MISTAKES = {
     "channel_axis": (lambda x, g, b, e: forward(x, g, b, e, axes=1), "over the channels"),
     "not_over_hw": (lambda x, g, b, e: forward(x, g, b, e, axes=0), "per pixel position"),
-    "shared_scalar": (lambda x, g, b, e: forward(x, g, b, e, axes=tuple(range(x.ndim))), "one mean and one variance for the whole input"),
+    "shared_scalar": (
+        lambda x, g, b, e: forward(x, g, b, e, axes=tuple(range(x.ndim))),
+        "one mean and one variance for the whole input",
+    ),
     "unbiased_variance": (lambda x, g, b, e: forward(x, g, b, e, ddof=1), "unbiased variance"),
     "eps_outside_sqrt": (lambda x, g, b, e: forward(x, g, b, e, eps_inside=False), "outside the square root"),
     "no_sqrt": (lambda x, g, b, e: forward(x, g, b, e, sqrt=False), "not by its square root"),
@@ -65,8 +68,9 @@ def test_forward_mistake_is_named(key):
 
 
 def test_forward_mean_without_keepdims_crashes_into_a_shape_hint():
-    def wrong_axis_no_keepdims(x, gamma, beta, eps):       # (6,) against (6, 3): broadcasting error
+    def wrong_axis_no_keepdims(x, gamma, beta, eps):  # (6,) against (6, 3): broadcasting error
         return (x - x.mean(axis=1)) / np.sqrt(x.var(axis=1) + eps) * gamma + beta
+
     result = check_batchnorm_forward(wrong_axis_no_keepdims)
     assert result.mistake == "raised" and "broadcast" in result.message and "(1, C, 1, 1)" in result.message
 
@@ -75,7 +79,8 @@ def test_forward_gamma_not_reshaped_for_images():
     def flat_gamma(x, gamma, beta, eps):
         axes = axes_of(x)
         x_hat = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, keepdims=True) + eps)
-        return gamma * x_hat + beta                         # fine for (N, C), fails for (N, C, H, W)
+        return gamma * x_hat + beta  # fine for (N, C), fails for (N, C, H, W)
+
     result = check_batchnorm_forward(flat_gamma)
     assert result.mistake == "raised" and "(1, C, 1, 1)" in result.message
 
@@ -83,6 +88,7 @@ def test_forward_gamma_not_reshaped_for_images():
 def test_stub_wrong_shape_nan_and_generic_error():
     def stub(*args):
         raise NotImplementedError()
+
     assert check_batchnorm_forward(stub).message.startswith("not implemented yet")
     assert check_batchnorm_forward(stub).mistake == "not_implemented"
     shape = check_batchnorm_forward(lambda x, g, b, e: forward(x, g, b, e)[:2])
@@ -104,10 +110,11 @@ def test_result_renders_in_a_notebook():
 def test_the_student_arrays_cannot_corrupt_the_check():
     def in_place(x, gamma, beta, eps):
         y = forward(x, gamma, beta, eps)
-        gamma *= 0                                          # mutates its argument
+        gamma *= 0  # mutates its argument
         return y
+
     assert check_batchnorm_forward(in_place).passed
-    assert check_batchnorm_forward(forward).passed          # the module's GAMMA was not changed
+    assert check_batchnorm_forward(forward).passed  # the module's GAMMA was not changed
     np.testing.assert_array_equal(checks.GAMMA, [1.5, 0.5, 2.0])
 
 
@@ -154,15 +161,26 @@ def test_running_wrong_return():
 
 
 # ------------------------------------------------------------------ backward, staged as on the graph
-def backward(dy, x, gamma, beta, eps, through_mean=True, through_var=True, use_gamma=True, ddof=0,
-             swap=False, dgamma_from_x=False):
+def backward(
+    dy,
+    x,
+    gamma,
+    beta,
+    eps,
+    through_mean=True,
+    through_var=True,
+    use_gamma=True,
+    ddof=0,
+    swap=False,
+    dgamma_from_x=False,
+):
     axes, m = axes_of(x), x.size // x.shape[1]
     mu = x.mean(axis=axes, keepdims=True)
     var = ((x - mu) ** 2).sum(axis=axes, keepdims=True) / (m - ddof)
     inv_std = 1 / np.sqrt(var + eps)
     x_hat = (x - mu) * inv_std
     dx_hat = dy * bcast(gamma, x) if use_gamma else dy
-    dvar = (dx_hat * (x - mu)).sum(axis=axes, keepdims=True) * -0.5 * inv_std ** 3
+    dvar = (dx_hat * (x - mu)).sum(axis=axes, keepdims=True) * -0.5 * inv_std**3
     dmu = -(dx_hat * inv_std).sum(axis=axes, keepdims=True)
     dx = dx_hat * inv_std
     if through_var:
@@ -200,6 +218,7 @@ def test_backward_mistake_is_named(key):
 def test_backward_variants_match_bnlib_and_differ_from_each_other():
     """The check's own closed-form correct gradient equals bnlib's; every mistake differs from it."""
     import bnlib
+
     rng = np.random.default_rng(0)
     for shape in checks.SHAPES:
         x, dy = checks._channel_data(shape, rng), rng.standard_normal(shape)
@@ -216,16 +235,31 @@ def test_backward_not_summed_over_hw():
     def per_position(dy, x, gamma, beta, eps):
         dx, _, _ = backward(dy, x, gamma, beta, eps)
         return dx, (dy * x).sum(axis=0), dy.sum(axis=0)
+
     result = check_batchnorm_backward(per_position)
-    assert result.passed is False                        # (N, C) case: dgamma uses x
+    assert result.passed is False  # (N, C) case: dgamma uses x
     only_images = check_batchnorm_backward(
-        lambda dy, x, *a: per_position(dy, x, *a) if x.ndim > 2 else backward(dy, x, *a))
+        lambda dy, x, *a: per_position(dy, x, *a) if x.ndim > 2 else backward(dy, x, *a)
+    )
     assert only_images.mistake == "not_over_hw" and "axes (0, 2, 3)" in only_images.message
 
 
 # ------------------------------------------------------------------ folding
-def fold(W, b, gamma, beta, mean, var, eps, use_bias=True, eps_in=True, on_inputs=False, use_beta=True,
-         scale_bias=True, use_sqrt=True):
+def fold(
+    W,
+    b,
+    gamma,
+    beta,
+    mean,
+    var,
+    eps,
+    use_bias=True,
+    eps_in=True,
+    on_inputs=False,
+    use_beta=True,
+    scale_bias=True,
+    use_sqrt=True,
+):
     denominator = np.sqrt(var + eps if eps_in else var) if use_sqrt else var + eps
     s = gamma / denominator
     W2 = W * s[None, :] if on_inputs else W * s[:, None]
@@ -271,8 +305,11 @@ def test_fold_agrees_with_the_layers_it_replaces():
 def test_checks_import_without_torch():
     import subprocess
     import sys
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "import bnlib.checks\n"
-            "print(bnlib.checks.check_batchnorm_forward(lambda *a: 0).mistake)")
+
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import bnlib.checks\n"
+        "print(bnlib.checks.check_batchnorm_forward(lambda *a: 0).mistake)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "wrong_shape"

@@ -13,15 +13,26 @@ def fresh_record(monkeypatch):
     monkeypatch.delenv("BNLIB_CLAIMS", raising=False)
 
 
-@pytest.mark.parametrize("value, op, bound, holds", [
-    (2.0, ">", 1.0, True), (1.0, ">", 1.0, False), (1.0, ">=", 1.0, True), (0.5, ">=", 1.0, False),
-    (0.5, "<", 1.0, True), (1.0, "<", 1.0, False), (1.0, "<=", 1.0, True), (1.5, "<=", 1.0, False),
-])
+@pytest.mark.parametrize(
+    "value, op, bound, holds",
+    [
+        (2.0, ">", 1.0, True),
+        (1.0, ">", 1.0, False),
+        (1.0, ">=", 1.0, True),
+        (0.5, ">=", 1.0, False),
+        (0.5, "<", 1.0, True),
+        (1.0, "<", 1.0, False),
+        (1.0, "<=", 1.0, True),
+        (1.5, "<=", 1.0, False),
+    ],
+)
 def test_holds_exactly_when_the_comparison_does(value, op, bound, holds):
     if holds:
         assert claim("c", value, op, bound) is True
     else:
-        with pytest.raises(AssertionError, match=rf"claim does not hold: c: measured {value:g}, expected {op} {bound:g}"):
+        with pytest.raises(
+            AssertionError, match=rf"claim does not hold: c: measured {value:g}, expected {op} {bound:g}"
+        ):
             claim("c", value, op, bound)
     assert claims.RECORD == [{"statement": "c", "value": value, "op": op, "bound": bound, "held": holds}]
 

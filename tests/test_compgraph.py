@@ -1,4 +1,5 @@
 import matplotlib
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
@@ -12,8 +13,15 @@ EDGES = [("x", "mu"), ("x", "c"), ("mu", "c"), ("g", "c")]
 
 def test_boxes_arrows_and_local_derivatives():
     fig, ax = plt.subplots()
-    out = draw_graph(ax, NODES, EDGES, forks={"x"}, params={"g"}, local_grads={("x", "mu"): "1/m", ("mu", "c"): "-1"},
-                     title="a graph")
+    out = draw_graph(
+        ax,
+        NODES,
+        EDGES,
+        forks={"x"},
+        params={"g"},
+        local_grads={("x", "mu"): "1/m", ("mu", "c"): "-1"},
+        title="a graph",
+    )
     assert out is ax and ax.get_title() == "a graph" and not ax.axison
     boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
     assert len(boxes) == 4

@@ -1,5 +1,5 @@
 """Tests for bnlib.lab.data: the digits split, its one seed, and standardisation."""
-import numpy as np
+
 import pytest
 import torch
 
@@ -23,7 +23,7 @@ def test_digits_standardised_with_training_statistics(digits):
     mean = digits.x_train.mean(dim=0)
     std = digits.x_train.std(dim=0, unbiased=False)
     assert torch.allclose(mean, torch.zeros(64), atol=1e-5)
-    constant = std < 1e-6                              # pixels blank in every training image
+    constant = std < 1e-6  # pixels blank in every training image
     assert constant.any() and torch.allclose(std[~constant], torch.ones(int((~constant).sum())), atol=1e-5)
     assert not torch.allclose(digits.x_test.mean(dim=0), torch.zeros(64), atol=1e-3)  # test stats not used
 
@@ -44,7 +44,7 @@ def test_digits_split_depends_only_on_seed():
 
 
 def test_standardize_by_hand():
-    x_train = torch.tensor([[1.0, 5.0], [3.0, 5.0]])   # column 1 constant -> only centred
+    x_train = torch.tensor([[1.0, 5.0], [3.0, 5.0]])  # column 1 constant -> only centred
     x_test = torch.tensor([[2.0, 7.0]])
     s_train, s_test = standardize(x_train, x_test)
     assert torch.equal(s_train, torch.tensor([[-1.0, 0.0], [1.0, 0.0]]))
@@ -74,10 +74,15 @@ def test_split_seed_comes_from_the_environment():
     import os
     import subprocess
     import sys
+
     code = "from bnlib.lab.data import SPLIT_SEED; print(SPLIT_SEED)"
     env = {k: v for k, v in os.environ.items() if k != "BNLIB_SPLIT_SEED"}
-    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, check=True).stdout.strip() == "0"
+    assert (
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
+        == "0"
+    )
     env["BNLIB_SPLIT_SEED"] = "7"
-    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, check=True).stdout.strip() == "7"
+    assert (
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
+        == "7"
+    )

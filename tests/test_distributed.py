@@ -3,6 +3,7 @@
 The multi-process tests start 2 or 4 processes in a gloo group on 127.0.0.1 (skipped only if gloo
 is unavailable, with the reason), with a timeout, and check that no process is left behind.
 """
+
 import multiprocessing
 
 import numpy as np
@@ -27,9 +28,14 @@ def reference_step(x, dy, weight, bias, momentum=0.1):
     xt = torch.from_numpy(x).requires_grad_()
     y = layer(xt)
     y.backward(torch.from_numpy(dy))
-    return {"y": y.detach().numpy(), "dx": xt.grad.numpy(), "dweight": layer.weight.grad.numpy(),
-            "dbias": layer.bias.grad.numpy(), "running_mean": layer.running_mean.numpy(),
-            "running_var": layer.running_var.numpy()}
+    return {
+        "y": y.detach().numpy(),
+        "dx": xt.grad.numpy(),
+        "dweight": layer.weight.grad.numpy(),
+        "dbias": layer.bias.grad.numpy(),
+        "running_mean": layer.running_mean.numpy(),
+        "running_var": layer.running_var.numpy(),
+    }
 
 
 def batch(shape, seed=0):
@@ -45,11 +51,11 @@ def test_synchronised_equals_whole_batch(shape, sizes):
     want = reference_step(x, dy, weight, bias)
     got = run_in_processes(sync_bn_step, len(sizes), x, dy, sizes, weight, bias, timeout=120)
     assert not multiprocessing.active_children(), "every worker process has ended"
-    for key in ("y", "dx"):                                  # each share's rows, in order
+    for key in ("y", "dx"):  # each share's rows, in order
         np.testing.assert_allclose(np.concatenate([g[key] for g in got]), want[key], rtol=1e-10, atol=1e-12)
-    for key in ("dweight", "dbias"):                         # per-process contributions sum to the whole
+    for key in ("dweight", "dbias"):  # per-process contributions sum to the whole
         np.testing.assert_allclose(sum(g[key] for g in got), want[key], rtol=1e-10, atol=1e-12)
-    for g in got:                                            # every process keeps the same running statistics
+    for g in got:  # every process keeps the same running statistics
         np.testing.assert_allclose(g["running_mean"], want["running_mean"], rtol=1e-12)
         np.testing.assert_allclose(g["running_var"], want["running_var"], rtol=1e-12)
         assert g["num_batches_tracked"] == 1
@@ -68,7 +74,7 @@ def test_naive_all_reduce_gives_right_output_and_wrong_gradient():
 def crash(rank, world_size):
     if rank == 1:
         raise ValueError("rank 1 fails on purpose")
-    torch.distributed.barrier()                              # rank 0 would wait here for ever
+    torch.distributed.barrier()  # rank 0 would wait here for ever
 
 
 @needs_gloo
@@ -109,9 +115,10 @@ def test_statistics_without_a_group_and_float32_offset():
 
 
 def test_convert_carries_the_state_and_the_parameters():
-    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3, momentum=0.2), nn.ReLU(),
-                          nn.Sequential(bnlib.nn.BatchNorm(3)))
-    model(torch.randn(8, 4))                                  # running statistics move away from 0, 1
+    model = nn.Sequential(
+        nn.Linear(4, 3), nn.BatchNorm1d(3, momentum=0.2), nn.ReLU(), nn.Sequential(bnlib.nn.BatchNorm(3))
+    )
+    model(torch.randn(8, 4))  # running statistics move away from 0, 1
     model.eval()
     before, weight = model.state_dict(), model[1].weight
     converted = SyncBatchNorm.convert_sync_batchnorm(model)
@@ -156,8 +163,10 @@ def test_ghost_batchnorm_equals_bn_on_each_chunk_with_rank0_running_stats(shape,
     ghost = GhostBatchNorm(3, splits, momentum=0.3).double()
     with torch.no_grad():
         ghost.weight.uniform_(0.5, 1.5), ghost.bias.normal_()
-    per_chunk = [nn.BatchNorm1d(3, momentum=0.3).double() if len(shape) == 2 else
-                 nn.BatchNorm2d(3, momentum=0.3).double() for _ in range(splits)]
+    per_chunk = [
+        nn.BatchNorm1d(3, momentum=0.3).double() if len(shape) == 2 else nn.BatchNorm2d(3, momentum=0.3).double()
+        for _ in range(splits)
+    ]
     for layer in per_chunk:
         layer.load_state_dict(ghost.state_dict())
     xg, xr = x.clone().requires_grad_(), x.clone().requires_grad_()
@@ -186,11 +195,14 @@ def test_public_names_in_either_import_order(first):
     """bnlib.nn.SyncBatchNorm is bnlib.distributed.SyncBatchNorm, whichever module is imported first."""
     import subprocess
     import sys
-    code = (f"import {first}\nimport bnlib.nn, bnlib.distributed\n"
-            "assert bnlib.nn.SyncBatchNorm is bnlib.distributed.SyncBatchNorm\n"
-            "assert bnlib.nn.GhostBatchNorm is bnlib.distributed.GhostBatchNorm\n"
-            "print(bnlib.nn.SyncBatchNorm.convert_sync_batchnorm.__name__)")
+
+    code = (
+        f"import {first}\nimport bnlib.nn, bnlib.distributed\n"
+        "assert bnlib.nn.SyncBatchNorm is bnlib.distributed.SyncBatchNorm\n"
+        "assert bnlib.nn.GhostBatchNorm is bnlib.distributed.GhostBatchNorm\n"
+        "print(bnlib.nn.SyncBatchNorm.convert_sync_batchnorm.__name__)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "convert_sync_batchnorm"
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
-        bnlib.nn.Nope
+        _ = bnlib.nn.Nope

@@ -1,4 +1,5 @@
 """Tests for bnlib.lab.dropout.with_dropout."""
+
 import pytest
 import torch
 from torch import nn
@@ -13,7 +14,7 @@ def test_dropout_in_front_of_every_linear_but_the_first():
     kinds = [type(layer).__name__ for layer in dropped]
     assert kinds == ["Linear", "BatchNorm", "Sigmoid", "Dropout", "Linear", "BatchNorm", "Sigmoid", "Dropout", "Linear"]
     assert all(layer.p == 0.3 for layer in dropped if isinstance(layer, nn.Dropout))
-    assert dropped[0] is model[0]                                  # the same modules, weights shared
+    assert dropped[0] is model[0]  # the same modules, weights shared
 
 
 def test_eval_mode_is_the_original_network_and_training_mode_drops():
@@ -22,9 +23,9 @@ def test_eval_mode_is_the_original_network_and_training_mode_drops():
     x = torch.randn(4, 64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.equal(dropped.eval()(x), model.eval()(x))
-        hidden = dropped.train()[:3](x)                            # Linear, Sigmoid, Dropout
+        hidden = dropped.train()[:3](x)  # Linear, Sigmoid, Dropout
     zeros = (hidden == 0).float().mean().item()
-    assert 0.3 < zeros < 0.7                                       # about half of 200 values dropped
+    assert 0.3 < zeros < 0.7  # about half of 200 values dropped
     kept = hidden[hidden != 0]
     with torch.no_grad():
         assert torch.allclose(kept, 2 * model[:2](x)[hidden != 0])  # survivors scaled by 1 / (1 - p)

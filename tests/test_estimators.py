@@ -1,12 +1,21 @@
 """bnlib.lab.estimators: each statistic against a direct computation."""
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from bnlib.lab.data import Dataset
-from bnlib.lab.estimators import (bn_layers, calibration_statistics, exact_statistics, precise_statistics,
-                                  stored_statistics, to_torch_batchnorm, train_and_track, with_statistics)
+from bnlib.lab.estimators import (
+    bn_layers,
+    calibration_statistics,
+    exact_statistics,
+    precise_statistics,
+    stored_statistics,
+    to_torch_batchnorm,
+    train_and_track,
+    with_statistics,
+)
 from bnlib.lab.models import MLPConfig, build_mlp
 from bnlib.lab.training import TrainConfig, train
 from bnlib.nn import BatchNorm
@@ -16,7 +25,7 @@ from bnlib.running_stats import update_running_stats
 def two_bn_model(seed=0):
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(5, 4), BatchNorm(4), nn.Tanh(), nn.Linear(4, 3), BatchNorm(3), nn.Tanh())
-    with torch.no_grad():                                       # non-trivial gamma and beta
+    with torch.no_grad():  # non-trivial gamma and beta
         for bn in bn_layers(model):
             bn.weight.uniform_(0.5, 2.0)
             bn.bias.uniform_(-1.0, 1.0)
@@ -49,16 +58,16 @@ def test_calibration_statistics_per_batch(layerwise):
     model, x, m = two_bn_model(), x_data(), 8
     stats = calibration_statistics(model, x, batch_size=m, seed=3, layerwise=layerwise)
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(3))
-    batches = [x[order[s:s + m]] for s in range(0, len(x) - m + 1, m)]
+    batches = [x[order[s : s + m]] for s in range(0, len(x) - m + 1, m)]
     z1 = [model[0](b) for b in batches]
     assert stats[0][0].shape == (len(batches), 4) and stats[1][1].shape == (len(batches), 3)
     np.testing.assert_allclose(stats[0][0], torch.stack([z.mean(0) for z in z1]).numpy(), rtol=1e-12)
     np.testing.assert_allclose(stats[0][1], torch.stack([z.var(0, unbiased=False) for z in z1]).numpy(), rtol=1e-12)
-    if layerwise:                                               # layer 1 in eval mode with its Algorithm-2 estimate
+    if layerwise:  # layer 1 in eval mode with its Algorithm-2 estimate
         mean = torch.stack([z.mean(0) for z in z1]).mean(0)
         var = torch.stack([z.var(0, unbiased=False) for z in z1]).mean(0) * m / (m - 1)
         z2 = [model[3](torch.tanh(normalise(z, mean, var, model[1]))) for z in z1]
-    else:                                                       # layer 1 with each batch's own statistics
+    else:  # layer 1 with each batch's own statistics
         z2 = [model[3](torch.tanh(normalise(z, z.mean(0), z.var(0, unbiased=False), model[1]))) for z in z1]
     np.testing.assert_allclose(stats[1][0], torch.stack([z.mean(0) for z in z2]).numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(stats[1][1], torch.stack([z.var(0, unbiased=False) for z in z2]).numpy(), rtol=1e-10)
@@ -69,7 +78,7 @@ def test_precise_statistics_equal_torch_update_bn():
     ours = precise_statistics(model, x, batch_size=6, seed=5)
     reference = to_torch_batchnorm(model)
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(5))
-    loader = [x[order[s:s + 6]] for s in range(0, len(x) - 6 + 1, 6)]
+    loader = [x[order[s : s + 6]] for s in range(0, len(x) - 6 + 1, 6)]
     torch.optim.swa_utils.update_bn(loader, reference)
     for (mean, var), (t_mean, t_var) in zip(ours, stored_statistics(reference)):
         np.testing.assert_allclose(mean, t_mean, rtol=1e-10, atol=1e-12)
@@ -121,12 +130,12 @@ def test_train_and_track_trains_like_train_and_records_every_step():
     for (mean, var), (r_mean, r_var) in zip(last, run.exact[-1]):
         np.testing.assert_allclose(r_mean, mean, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(r_var, var, rtol=1e-12)
-    for i, bn in enumerate(bn_layers(tracked)):                  # replay the recorded batches through the update
+    for i, bn in enumerate(bn_layers(tracked)):  # replay the recorded batches through the update
         mean, var, count = np.zeros(8), np.ones(8), 0
         for b_mean, b_var in zip(run.batch_means[i], run.batch_vars[i]):
             mean, var, count = update_running_stats(mean, var, b_mean, b_var, 10, 0.1, count)
         np.testing.assert_allclose(run.torch_running[i][0], mean, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(run.torch_running[i][1], var, rtol=1e-10)
-        np.testing.assert_allclose(bn.running_mean.numpy(), mean, rtol=1e-4, atol=1e-6)   # the float32 model
+        np.testing.assert_allclose(bn.running_mean.numpy(), mean, rtol=1e-4, atol=1e-6)  # the float32 model
     with pytest.raises(ValueError, match="every must be >= 1"):
         train_and_track(tracked, data, config, every=0)

@@ -6,6 +6,7 @@ the source notebooks pass; then autograde, per exercise, one correct and one wro
 check the scores. nbgrader's CLI reports some failures only in its log, so the API's ``success``
 flag and the gradebook are what is checked.
 """
+
 import json
 import os
 import re
@@ -16,7 +17,6 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
-
 from nbgrader import apps as nbgrader_apps
 from nbgrader.api import Gradebook
 
@@ -28,10 +28,10 @@ MAX_SCORE = 4.0
 
 # One classic mistake per exercise, made in the teacher's own solution: (find, replace with).
 MISTAKES = {
-    "ex1_batchnorm_forward": ("np.sqrt(var + eps)", "(np.sqrt(var) + eps)"),          # eps outside the root
-    "ex2_running_statistics": (" * m / (m - 1)", ""),                                # biased running variance
-    "ex3_batchnorm_backward": (" + dvar * 2 * (x - mu) / m", ""),                    # no path through var
-    "ex4_folding": ("s * (b - mean) + beta", "beta - s * mean"),                     # forgets the bias b
+    "ex1_batchnorm_forward": ("np.sqrt(var + eps)", "(np.sqrt(var) + eps)"),  # eps outside the root
+    "ex2_running_statistics": (" * m / (m - 1)", ""),  # biased running variance
+    "ex3_batchnorm_backward": (" + dvar * 2 * (x - mu) / m", ""),  # no path through var
+    "ex4_folding": ("s * (b - mean) + beta", "beta - s * mean"),  # forgets the bias b
 }
 
 
@@ -42,6 +42,7 @@ def course(tmp_path_factory):
     shutil.copytree(EXERCISES / "source", root / "source")
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]  # nbgrader's kernels
     from traitlets.config import Config
+
     c = Config()
     c.CourseDirectory.root = str(root)
     c.CourseDirectory.course_id = "batchnorm-hands-on"
@@ -58,8 +59,7 @@ def notebook_path(folder: Path, assignment: str) -> Path:
 
 
 def test_there_are_four_exercises():
-    assert ASSIGNMENTS == ["ex1_batchnorm_forward", "ex2_running_statistics", "ex3_batchnorm_backward",
-                           "ex4_folding"]
+    assert ASSIGNMENTS == ["ex1_batchnorm_forward", "ex2_running_statistics", "ex3_batchnorm_backward", "ex4_folding"]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -67,14 +67,21 @@ def test_committed_release_is_up_to_date(course, assignment):
     root, _ = course
     fresh = json.loads(notebook_path(root / "release", assignment).read_text())
     committed = json.loads(notebook_path(EXERCISES / "release", assignment).read_text())
-    assert committed == fresh, (f"exercises/release/{assignment} is out of date: run "
-                                f"`nbgrader generate_assignment {assignment} --force` in exercises/")
+    assert committed == fresh, (
+        f"exercises/release/{assignment} is out of date: run "
+        f"`nbgrader generate_assignment {assignment} --force` in exercises/"
+    )
 
 
 def run(path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     return notebook
 
 
@@ -95,8 +102,12 @@ def test_release_stops_at_the_stub_and_source_passes(course, assignment):
     assert all(errors(c) for c in graded_cells(released)), "every graded cell fails on the stub"
     source = run(notebook_path(EXERCISES / "source", assignment))
     assert not any(errors(c) for c in source.cells if c.cell_type == "code")
-    assert "PASSED" in next(c for c in source.cells if c.cell_type == "code"
-                            and c.source.startswith("check_")).outputs[0]["data"]["text/plain"]
+    assert (
+        "PASSED"
+        in next(c for c in source.cells if c.cell_type == "code" and c.source.startswith("check_")).outputs[0]["data"][
+            "text/plain"
+        ]
+    )
 
 
 def solution_code(assignment: str) -> str:

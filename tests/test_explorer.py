@@ -1,4 +1,5 @@
 """bnlib.lab.explorer: settings, one run's summary, the cache, the figure and the widget wiring."""
+
 import matplotlib
 import numpy as np
 import pytest
@@ -8,8 +9,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from bnlib.lab.data import load_digits_split  # noqa: E402
-from bnlib.lab.explorer import (ExplorerCache, ExplorerSetting, describe, explorer_widget,  # noqa: E402
-                                plot_setting, run_setting)
+from bnlib.lab.explorer import (
+    ExplorerCache,
+    ExplorerSetting,
+    describe,
+    explorer_widget,  # noqa: E402
+    plot_setting,
+    run_setting,
+)
 
 SMALL = ExplorerSetting(depth=2, width=16, steps=6, eval_every=3)
 
@@ -19,20 +26,33 @@ def data():
     return load_digits_split()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"activation": "gelu"}, "activation must be one of"),
-    ({"norm": "batch"}, "norm must be one of"),
-    ({"depth": 0}, "need depth >= 1"),
-    ({"momentum": 1.0}, "momentum must be in"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"activation": "gelu"}, "activation must be one of"),
+        ({"norm": "batch"}, "norm must be one of"),
+        ({"depth": 0}, "need depth >= 1"),
+        ({"momentum": 1.0}, "momentum must be in"),
+    ],
+)
 def test_invalid_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ExplorerSetting(**kwargs)
 
 
 def test_setting_maps_onto_model_and_training_configs():
-    setting = ExplorerSetting(depth=3, width=20, activation="tanh", norm="gn", init_std=0.3, lr=0.05,
-                              momentum=0.5, batch_size=32, steps=7, seed=4)
+    setting = ExplorerSetting(
+        depth=3,
+        width=20,
+        activation="tanh",
+        norm="gn",
+        init_std=0.3,
+        lr=0.05,
+        momentum=0.5,
+        batch_size=32,
+        steps=7,
+        seed=4,
+    )
     mlp, tc = setting.mlp_config(), setting.train_config()
     assert mlp.hidden == (20, 20, 20) and mlp.activation is torch.nn.Tanh and mlp.norm == "gn"
     assert mlp.init_std == 0.3
@@ -55,12 +75,11 @@ def test_run_summarises_every_layer(data):
 def test_bn_standardises_pre_activations_on_the_probe(data):
     # With gamma = 1, beta = 0 at step 0, BN's output on the probe batch has std 1 in every unit.
     run = run_setting(ExplorerSetting(depth=2, width=16, steps=1, eval_every=1, norm="bn", init_std=3.0), data)
-    no_norm = run_setting(ExplorerSetting(depth=2, width=16, steps=1, eval_every=1, norm="none", init_std=3.0),
-                          data)
+    no_norm = run_setting(ExplorerSetting(depth=2, width=16, steps=1, eval_every=1, norm="none", init_std=3.0), data)
     centres = (run.bin_edges[:-1] + run.bin_edges[1:]) / 2
-    spread = np.sqrt((run.hist_start * centres ** 2).sum(axis=1))
+    spread = np.sqrt((run.hist_start * centres**2).sum(axis=1))
     assert np.all(np.abs(spread - 1) < 0.1)
-    assert no_norm.hist_start[0, [0, -1]].sum() > 0.1          # unnormalised: many values beyond +-10
+    assert no_norm.hist_start[0, [0, -1]].sum() > 0.1  # unnormalised: many values beyond +-10
 
 
 def test_runs_are_reproducible(data):
@@ -75,7 +94,7 @@ def test_cache_trains_once_per_setting_and_evicts_the_oldest(data):
     assert cache.get(SMALL) is first and cache.misses == 1
     other, third = ExplorerSetting(**{**SMALL.__dict__, "seed": 1}), ExplorerSetting(**{**SMALL.__dict__, "seed": 2})
     cache.get(other)
-    cache.get(SMALL)                       # SMALL is now the most recently used
+    cache.get(SMALL)  # SMALL is now the most recently used
     cache.get(third)
     assert len(cache) == 2 and SMALL in cache and other not in cache and cache.misses == 3
     with pytest.raises(ValueError, match="max_size must be at least 1"):
@@ -87,7 +106,7 @@ def test_plot_has_one_histogram_per_layer_and_two_curves(data):
     fig = plt.figure()
     layer_axes, accuracy_ax, loss_ax = plot_setting(fig, run)
     assert [ax.get_title() for ax in layer_axes] == ["layer 1: $z^{[1]}$", "layer 2: $z^{[2]}$"]
-    assert len(layer_axes[0].patches) == 2                      # step 0 and the last step
+    assert len(layer_axes[0].patches) == 2  # step 0 and the last step
     np.testing.assert_array_equal(accuracy_ax.lines[0].get_ydata(), run.test_accuracy)
     assert len(loss_ax.lines[0].get_ydata()) == SMALL.steps
     assert fig._suptitle.get_text() == describe(SMALL)
@@ -99,9 +118,9 @@ def test_widget_retrains_only_for_new_settings(data):
     cache = ExplorerCache(data)
     box, controls, output = explorer_widget(cache, SMALL)
     assert set(controls) == {"depth", "activation", "init_std", "batch_size", "lr", "momentum", "norm"}
-    assert cache.misses == 1 and SMALL in cache                  # the initial state is drawn at once
+    assert cache.misses == 1 and SMALL in cache  # the initial state is drawn at once
     controls["norm"].value = "ln"
     assert cache.misses == 2 and ExplorerSetting(**{**SMALL.__dict__, "norm": "ln"}) in cache
-    controls["norm"].value = SMALL.norm                          # back: served from the cache
+    controls["norm"].value = SMALL.norm  # back: served from the cache
     assert cache.misses == 2
     plt.close("all")

@@ -1,4 +1,5 @@
 """bnlib.fold: folding eval-mode BN into the preceding Linear / Conv layer equals the two-layer map."""
+
 import numpy as np
 import pytest
 import torch
@@ -21,8 +22,7 @@ def trained_like_bn(bn, rng):
 
 
 def bn_vectors(bn):
-    return (bn.weight.detach().numpy(), bn.bias.detach().numpy(),
-            bn.running_mean.numpy(), bn.running_var.numpy())
+    return (bn.weight.detach().numpy(), bn.bias.detach().numpy(), bn.running_mean.numpy(), bn.running_var.numpy())
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -35,7 +35,7 @@ def test_linear_batchnorm1d_matches_torch_eval(bias, eps, rng):
     w, b = fold_batchnorm(linear.weight.detach().numpy(), bias_arg, *bn_vectors(bn), eps=eps)
     x = rng.normal(size=(11, 7))
     with torch.no_grad():
-        expected = bn(linear(torch.tensor(x))).numpy()                     # (11, 5)
+        expected = bn(linear(torch.tensor(x))).numpy()  # (11, 5)
     assert w.shape == (5, 7) and b.shape == (5,) and w.dtype == np.float64
     np.testing.assert_allclose(x @ w.T + b, expected, rtol=1e-12, atol=1e-12)
 
@@ -51,7 +51,7 @@ def test_conv2d_batchnorm2d_matches_torch_eval(bias, groups, rng):
     assert w.shape == (6, 4 // groups, 3, 3) and b.shape == (6,)
     x = torch.tensor(rng.normal(size=(3, 4, 5, 5)))
     with torch.no_grad():
-        expected = bn(conv(x))                                              # (3, 6, 5, 5)
+        expected = bn(conv(x))  # (3, 6, 5, 5)
         actual = nn.functional.conv2d(x, torch.tensor(w), torch.tensor(b), padding=1, groups=groups)
     np.testing.assert_allclose(actual.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)
 
@@ -84,19 +84,27 @@ def test_inputs_are_not_modified_and_float32_stays_float32(rng):
 
 @pytest.mark.parametrize("bad", ["bias", "gamma", "beta", "running_mean", "running_var"])
 def test_mismatched_vector_shape_raises(bad, rng):
-    args = {"weight": rng.normal(size=(4, 3)), "bias": np.zeros(4), "gamma": np.ones(4),
-            "beta": np.zeros(4), "running_mean": np.zeros(4), "running_var": np.ones(4)}
-    args[bad] = np.ones(3)                                                  # C = 3, weight says 4
+    args = {
+        "weight": rng.normal(size=(4, 3)),
+        "bias": np.zeros(4),
+        "gamma": np.ones(4),
+        "beta": np.zeros(4),
+        "running_mean": np.zeros(4),
+        "running_var": np.ones(4),
+    }
+    args[bad] = np.ones(3)  # C = 3, weight says 4
     with pytest.raises(ValueError, match=rf"expected {bad} of shape \(4,\) to match weight .* got shape \(3,\)"):
         fold_batchnorm(**args)
-    args[bad] = np.ones((4, 1))                                             # right size, wrong rank
+    args[bad] = np.ones((4, 1))  # right size, wrong rank
     with pytest.raises(ValueError, match=rf"expected {bad} of shape \(4,\) to match weight .* got shape \(4, 1\)"):
         fold_batchnorm(**args)
 
 
 @pytest.mark.parametrize("weight", [np.ones(4), np.float64(1.0)])
 def test_weight_needs_two_axes(weight):
-    with pytest.raises(ValueError, match=r"expected weight of shape \(C, in\) or \(C, in / groups, \*kernel\), got a [01]-D array"):
+    with pytest.raises(
+        ValueError, match=r"expected weight of shape \(C, in\) or \(C, in / groups, \*kernel\), got a [01]-D array"
+    ):
         fold_batchnorm(weight, None, np.ones(4), np.zeros(4), np.zeros(4), np.ones(4))
 
 

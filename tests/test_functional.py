@@ -1,4 +1,5 @@
 """bnlib.functional, BN: parity with PyTorch, finite differences, independent-oracle invariants, numerics, bad input."""
+
 import numpy as np
 import pytest
 import torch
@@ -6,8 +7,15 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from bnlib import (batch_statistics, batchnorm_backward, batchnorm_forward, batchnorm_inference,
-                   batchnorm_inference_backward, batchnorm_inference_forward)
+from bnlib import (
+    batch_statistics,
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_inference,
+    batchnorm_inference_backward,
+    batchnorm_inference_forward,
+)
+
 from conftest import EPS_VALUES, F32, F64, SHAPES
 from reference import channel_axes, numerical_gradient, oracle_normalize, oracle_statistics, relative_error
 
@@ -57,7 +65,7 @@ def test_inference_backward_uses_the_statistics_of_its_forward(rng):
     running_mean, running_var = np.zeros(3), np.ones(3)
     _, cache = batchnorm_inference_forward(x, np.ones(3), np.zeros(3), running_mean, running_var)
     before = batchnorm_inference_backward(dy, cache)
-    running_mean += 5.0                                   # changed in place after the forward pass
+    running_mean += 5.0  # changed in place after the forward pass
     running_var *= 4.0
     after = batchnorm_inference_backward(dy, cache)
     for a, b in zip(before, after):
@@ -83,10 +91,12 @@ def test_backward_matches_finite_differences(shape, rng):
 
 # ---- invariants against an independent oracle (hypothesis) ------------------------------------
 
+
 def batches(dtype=np.float64, min_side=2):
     """Arrays of shape (N, C) or (N, C, L): offset + spread * U(-1, 1), with offsets up to 1e4."""
     shapes = st.tuples(st.integers(min_side, 40), st.integers(1, 4)) | st.tuples(
-        st.integers(min_side, 5), st.integers(1, 3), st.integers(1, 6))
+        st.integers(min_side, 5), st.integers(1, 3), st.integers(1, 6)
+    )
     unit = shapes.flatmap(lambda s: arrays(np.float64, s, elements=st.floats(-1, 1)))
     offsets = st.sampled_from([0.0, 1.0, -30.0, 1e3, 1e4]) | st.floats(-1e4, 1e4)
     spreads = st.sampled_from([1.0, 1e-2, 10.0]) | st.floats(1e-2, 1e2)
@@ -106,10 +116,14 @@ def test_forward_equals_the_float64_oracle(x, eps):
     # float64: rounding only. float32: x_hat is rounded to float32 (6e-8 relative, |x_hat| <= sqrt(m)).
     tol = 1e-9 if x.dtype == np.float64 else 5e-6
     mean, var = oracle_statistics(x, channel_axes(x.ndim))
-    oracle_rounding = 1e-14 * np.abs(x).max() / np.sqrt(var + eps)   # float64 error of the oracle itself
+    oracle_rounding = 1e-14 * np.abs(x).max() / np.sqrt(var + eps)  # float64 error of the oracle itself
     assert np.all(np.abs(y - exact) <= tol * (1 + np.abs(exact)) + oracle_rounding)
-    np.testing.assert_allclose(cache.var, var.reshape(-1), rtol=1e-6 if x.dtype == np.float32 else 1e-9,
-                               atol=1e-15 * (1 + np.abs(mean).max()) ** 2)
+    np.testing.assert_allclose(
+        cache.var,
+        var.reshape(-1),
+        rtol=1e-6 if x.dtype == np.float32 else 1e-9,
+        atol=1e-15 * (1 + np.abs(mean).max()) ** 2,
+    )
 
 
 @settings(max_examples=80, deadline=None)
@@ -119,7 +133,7 @@ def test_batch_statistics_equal_numpy_mean_and_var(x):
     mean_ref, var_ref = (a.reshape(-1) for a in oracle_statistics(x, channel_axes(x.ndim)))
     assert mean.dtype == var.dtype == np.float64
     axes = channel_axes(x.ndim)
-    deviation = np.abs(x - mean_ref.reshape((1, -1) + (1,) * (x.ndim - 2))).max(axis=axes)   # size of the summed terms
+    deviation = np.abs(x - mean_ref.reshape((1, -1) + (1,) * (x.ndim - 2))).max(axis=axes)  # size of the summed terms
     assert np.all(np.abs(mean - mean_ref) <= 1e-6 * deviation + 1e-14 * np.abs(mean_ref))
     scale = np.abs(mean_ref) + np.sqrt(var_ref)
     # the variance of the rounded input, relative to itself: no cancellation against the offset
@@ -134,7 +148,7 @@ def test_invariant_to_per_channel_shift_and_positive_scale(x, scale, shift):
     moved = x * (scale * np.linspace(1.0, 2.0, C)).reshape(shape) + (shift * np.linspace(-1.0, 1.0, C)).reshape(shape)
     _, var = oracle_statistics(x, channel_axes(x.ndim))
     _, var_moved = oracle_statistics(moved, channel_axes(x.ndim))
-    assume(min(var.min(), var_moved.min()) > 1e-6)     # eps = 1e-14 is then negligible for both
+    assume(min(var.min(), var_moved.min()) > 1e-6)  # eps = 1e-14 is then negligible for both
     y, _ = batchnorm_forward(x, np.ones(C), np.zeros(C), 1e-14)
     y_moved, _ = batchnorm_forward(moved, np.ones(C), np.zeros(C), 1e-14)
     np.testing.assert_allclose(y_moved, y, atol=1e-6)
@@ -155,7 +169,7 @@ def test_input_gradient_is_orthogonal_to_ones_and_x_hat(x):
     """With eps -> 0, dx sums to 0 per channel and is orthogonal to x_hat: BN ignores shifts and scalings of x."""
     C = x.shape[1]
     mean, var = oracle_statistics(x, channel_axes(x.ndim))
-    assume(np.all(var > 1e-12 * (1 + mean ** 2)))
+    assume(np.all(var > 1e-12 * (1 + mean**2)))
     dy = np.cos(np.arange(x.size)).reshape(x.shape)
     _, cache = batchnorm_forward(x, np.full(C, 2.0), np.zeros(C), eps=1e-300)
     dx, _, _ = batchnorm_backward(dy, cache)
@@ -167,14 +181,17 @@ def test_input_gradient_is_orthogonal_to_ones_and_x_hat(x):
 
 # ---- numerics: float64 accumulation where the docs say so --------------------------------------
 
+
 def float32_cases():
     rng = np.random.default_rng(7)
     outlier = rng.standard_normal((65_536, 4), dtype=np.float32)
-    outlier[1000] = 1e3                                         # one outlier row
-    return {"N=65536": rng.standard_normal((65_536, 4), dtype=np.float32),
-            "N=2^20": rng.standard_normal((2 ** 20, 2), dtype=np.float32),
-            "outlier row": outlier,
-            "long spatial": rng.standard_normal((2, 3, 100_003), dtype=np.float32)}
+    outlier[1000] = 1e3  # one outlier row
+    return {
+        "N=65536": rng.standard_normal((65_536, 4), dtype=np.float32),
+        "N=2^20": rng.standard_normal((2**20, 2), dtype=np.float32),
+        "outlier row": outlier,
+        "long spatial": rng.standard_normal((2, 3, 100_003), dtype=np.float32),
+    }
 
 
 @pytest.mark.parametrize("case", ["N=65536", "N=2^20", "outlier row", "long spatial"])
@@ -186,19 +203,19 @@ def test_float32_variance_and_dgamma_are_accumulated_in_float64(case):
     y, cache = batchnorm_forward(x, np.ones(x.shape[1], np.float32), np.zeros(x.shape[1], np.float32))
     assert np.abs(cache.var / var_ref.reshape(-1) - 1).max() < 1e-6
     assert np.abs(batch_statistics(x)[1] / var_ref.reshape(-1) - 1).max() < 1e-6
-    dy = 2 * cache.x_hat + 1                                   # dgamma = 2 sum(x_hat^2) + sum(x_hat), about 2 m
+    dy = 2 * cache.x_hat + 1  # dgamma = 2 sum(x_hat^2) + sum(x_hat), about 2 m
     x_hat = cache.x_hat.astype(np.float64)
     _, dgamma, dbeta = batchnorm_backward(dy, cache)
     dgamma_ref = (dy.astype(np.float64) * x_hat).sum(axis=axes)
     dbeta_ref = dy.astype(np.float64).sum(axis=axes)
-    scale = (np.abs(dy).astype(np.float64) * np.abs(x_hat)).sum(axis=axes)     # size of the terms
+    scale = (np.abs(dy).astype(np.float64) * np.abs(x_hat)).sum(axis=axes)  # size of the terms
     assert np.abs(dgamma - dgamma_ref).max() / scale.max() < 1e-6
     np.testing.assert_allclose(dbeta, dbeta_ref, rtol=1e-7)
 
 
 def test_inference_does_not_round_the_running_mean_to_float32(rng):
     x = (1e4 + rng.standard_normal((64, 3))).astype(np.float32)
-    running_mean = np.array([1e4 + 0.1234567, 1e4 - 0.3333333, 1e4 + 0.00049])   # not float32 numbers
+    running_mean = np.array([1e4 + 0.1234567, 1e4 - 0.3333333, 1e4 + 0.00049])  # not float32 numbers
     running_var = np.array([1.0, 0.25, 2.0])
     y = batchnorm_inference(x, np.ones(3), np.zeros(3), running_mean, running_var, eps=1e-5)
     exact = (x.astype(np.float64) - running_mean) / np.sqrt(running_var + 1e-5)
@@ -233,6 +250,7 @@ def test_float32_gradients_match_float64(rng):
 
 # ---- empty batches ------------------------------------------------------------------------------
 
+
 def test_empty_batch_gives_empty_output_and_zero_parameter_gradients():
     x = np.ones((0, 3, 4))
     y, cache = batchnorm_forward(x, np.full(3, 2.0), np.ones(3))
@@ -245,12 +263,15 @@ def test_empty_batch_gives_empty_output_and_zero_parameter_gradients():
 
 # ---- bad input ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", [np.int64, np.bool_, np.complex128])
 def test_non_float_input_is_a_type_error(dtype):
     x = np.ones((4, 2), dtype=dtype)
-    for call in (lambda: batchnorm_forward(x, np.ones(2), np.zeros(2)),
-                 lambda: batchnorm_inference(x, np.ones(2), np.zeros(2), np.zeros(2), np.ones(2)),
-                 lambda: batch_statistics(x)):
+    for call in (
+        lambda: batchnorm_forward(x, np.ones(2), np.zeros(2)),
+        lambda: batchnorm_inference(x, np.ones(2), np.zeros(2), np.zeros(2), np.ones(2)),
+        lambda: batch_statistics(x),
+    ):
         with pytest.raises(TypeError, match=f"floating-point input.*got dtype {np.dtype(dtype)}"):
             call()
 

@@ -4,6 +4,7 @@ The terms are matched case-insensitively against the notebook's text (markdown a
 notes are looked for beside the repository (``../shared/reference/000_*.txt``, as in CI) or one
 level up (a worktree under ``/work/wt/``).
 """
+
 import json
 import re
 from pathlib import Path
@@ -11,8 +12,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTES = next((found for base in (ROOT.parent, ROOT.parent.parent)
-              if (found := sorted((base / "shared" / "reference").glob("000_*.txt")))), [])
+NOTES = next(
+    (
+        found
+        for base in (ROOT.parent, ROOT.parent.parent)
+        if (found := sorted((base / "shared" / "reference").glob("000_*.txt")))
+    ),
+    [],
+)
 
 
 def glossary_rows() -> list[dict]:
@@ -25,8 +32,9 @@ def glossary_rows() -> list[dict]:
         assert len(cells) == 5, f"a glossary row has 5 columns: {line}"
         link = re.fullmatch(r"\[\d\d\]\((notebooks/\d\d_\w+\.ipynb)\)", cells[2])
         assert link, f"the lesson column is a link [NN](notebooks/NN_x.ipynb): {cells[2]}"
-        rows.append({"term": cells[0], "symbol": cells[1], "lesson": link.group(1), "notes": cells[3],
-                     "remark": cells[4]})
+        rows.append(
+            {"term": cells[0], "symbol": cells[1], "lesson": link.group(1), "notes": cells[3], "remark": cells[4]}
+        )
     return rows
 
 
@@ -41,8 +49,16 @@ def lesson_text(path: str, root: Path = ROOT) -> str:
 def test_the_glossary_has_the_series_terms():
     terms = {row["term"].lower() for row in ROWS}
     assert len(ROWS) >= 25 and len(terms) == len(ROWS), "terms are unique"
-    for term in ("internal covariate shift", "vanishing gradient", "mean", "variance", "unbiased variance",
-                 "population variance", "regularization", "saturated regime"):
+    for term in (
+        "internal covariate shift",
+        "vanishing gradient",
+        "mean",
+        "variance",
+        "unbiased variance",
+        "population variance",
+        "regularization",
+        "saturated regime",
+    ):
         assert term in terms
 
 
@@ -65,8 +81,12 @@ def test_notes_term_is_spelled_as_in_the_notes(row):
 
 def test_a_term_absent_from_its_lesson_fails(tmp_path):
     # The check is not vacuous: lesson_text finds a term a notebook contains and misses one it lacks.
-    notebook = {"cells": [{"cell_type": "markdown", "source": ["# Internal Covariate Shift\n"]},
-                          {"cell_type": "code", "source": ["x_hat = (x - mu) / sd\n"]}]}
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "source": ["# Internal Covariate Shift\n"]},
+            {"cell_type": "code", "source": ["x_hat = (x - mu) / sd\n"]},
+        ]
+    }
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "99_probe.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
     text = lesson_text("notebooks/99_probe.ipynb", root=tmp_path)

@@ -1,4 +1,5 @@
 """Tests for bnlib.lab.gradients and bnlib.lab.weight_recorder, against hand-written backpropagation."""
+
 import numpy as np
 import pytest
 import torch
@@ -15,8 +16,9 @@ from bnlib.lab.weight_recorder import WeightNormRecorder
 def tiny_network():
     """3 -> 4 (tanh) -> 5 (sigmoid) -> 6 (ReLU) -> 3, in float64."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 5), nn.Sigmoid(),
-                          nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 3)).double()
+    model = nn.Sequential(
+        nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 5), nn.Sigmoid(), nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 3)
+    ).double()
     with torch.no_grad():
         model[0].weight.mul_(3)
     return model
@@ -34,10 +36,10 @@ def manual_backprop(model, x, y):
     a3 = torch.relu(z3)
     logits = a3 @ W[3].T + b[3]
     n = x.shape[0]
-    d_out = (torch.softmax(logits, dim=1) - F.one_hot(y, 3).double()) / n   # dL/dlogits, mean loss
-    d3 = (z3 > 0).double() * (d_out @ W[3])                                 # relu' = 1[z > 0]
-    d2 = a2 * (1 - a2) * (d3 @ W[2])                                        # sigmoid' = a (1 - a)
-    d1 = (1 - a1 ** 2) * (d2 @ W[1])                                        # tanh' = 1 - a^2
+    d_out = (torch.softmax(logits, dim=1) - F.one_hot(y, 3).double()) / n  # dL/dlogits, mean loss
+    d3 = (z3 > 0).double() * (d_out @ W[3])  # relu' = 1[z > 0]
+    d2 = a2 * (1 - a2) * (d3 @ W[2])  # sigmoid' = a (1 - a)
+    d1 = (1 - a1**2) * (d2 @ W[1])  # tanh' = 1 - a^2
     grads = [d1.T @ x, d2.T @ a1, d3.T @ a2, d_out.T @ a3]
     return [z1, z2, z3], [d1, d2, d3], grads
 
@@ -54,7 +56,7 @@ def test_backprop_signals_match_the_chain_rule():
     np.testing.assert_allclose(signals.delta_norms(), [d.norm().item() for d in deltas], rtol=1e-12)
     np.testing.assert_allclose(signals.weight_grad_norms(), [g.norm().item() for g in grads], rtol=1e-12)
     assert signals.loss == pytest.approx(F.cross_entropy(model(x), y).item(), rel=1e-12)
-    assert all(p.grad is None for p in model.parameters())      # .grad left untouched
+    assert all(p.grad is None for p in model.parameters())  # .grad left untouched
     torch.testing.assert_close(pre_activations(model, x), zs, rtol=1e-12, atol=1e-14)
 
 
@@ -65,8 +67,8 @@ def test_inplace_relu_and_batchnorm_model():
     x, y = torch.randn(8, 3, generator=torch.Generator().manual_seed(2)), torch.tensor([0, 1] * 4)
     signals = backprop_signals(model, x, y)
     torch.testing.assert_close(signals.z[0], model[1](model[0](x)).detach())
-    assert (signals.z[0] < 0).any()                              # not clipped by the in-place ReLU
-    z = model[1](model[0](x)).detach().requires_grad_(True)      # delta^[1] by autograd from z^[1] on
+    assert (signals.z[0] < 0).any()  # not clipped by the in-place ReLU
+    z = model[1](model[0](x)).detach().requires_grad_(True)  # delta^[1] by autograd from z^[1] on
     loss = F.cross_entropy(model[6](model[5](model[4](model[3](model[2](z.clone()))))), y)
     torch.testing.assert_close(signals.delta[0], torch.autograd.grad(loss, z)[0])
 
@@ -84,9 +86,10 @@ def test_weight_recorder_norms_and_update_ratio():
         weights = []
         rec_record = rec.record
 
-        def record(step, x):            # keep a copy of the weights at every record
+        def record(step, x):  # keep a copy of the weights at every record
             rec_record(step, x)
             weights.append([m.weight.detach().clone() for m in model if isinstance(m, nn.Linear)])
+
         rec.record = record
         train(model, data, TrainConfig(steps=4, lr=lr, eval_every=1, seed=0), rec)
     norms = rec.weight_norms()

@@ -1,4 +1,5 @@
 """bnlib.lab.landscape: noisy BN, the gradient-based ICS of Santurkar et al., and probes along the gradient."""
+
 import copy
 
 import numpy as np
@@ -8,8 +9,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from bnlib.lab.data import load_digits_split
-from bnlib.lab.landscape import (NoiseConfig, NoisyBatchNorm, activation_inputs, add_noise, draw_noise,
-                                 gradient_line, ics_gradients, linear_layers, redraw_noise, train_probed)
+from bnlib.lab.landscape import (
+    NoiseConfig,
+    NoisyBatchNorm,
+    activation_inputs,
+    add_noise,
+    draw_noise,
+    gradient_line,
+    ics_gradients,
+    linear_layers,
+    redraw_noise,
+    train_probed,
+)
 from bnlib.lab.models import MLPConfig, build_mlp
 from bnlib.lab.training import TrainConfig, train
 from bnlib.nn import BatchNorm
@@ -36,9 +47,9 @@ def test_draw_noise_spread_around_the_unit_parameters():
     config = NoiseConfig(n_mu=0.5, n_sigma=1.25, r_mu=0.1, r_sigma=0.1)
     g = torch.Generator().manual_seed(1)
     scale, shift = draw_noise((20000, 4), config, g)
-    spread = shift - shift.mean(dim=0)                                     # U(-0.1, 0.1) around mu_j
+    spread = shift - shift.mean(dim=0)  # U(-0.1, 0.1) around mu_j
     assert spread.abs().max() <= 0.1 + 1e-3
-    assert torch.allclose(spread.var(dim=0), torch.full((4,), 0.1 ** 2 / 3), rtol=0.05)  # variance of U(-r, r)
+    assert torch.allclose(spread.var(dim=0), torch.full((4,), 0.1**2 / 3), rtol=0.05)  # variance of U(-r, r)
     assert torch.allclose(scale.std(dim=0), torch.full((4,), 0.1), rtol=0.05)
     assert (scale.mean(dim=0) > 0.99).all() and (scale.mean(dim=0) < 1.26).all()
     # the same seed gives the same noise
@@ -59,12 +70,12 @@ def test_noisy_bn_noise_is_held_until_redrawn_and_absent_in_eval():
     x = torch.randn(16, 5, generator=torch.Generator().manual_seed(0))
     layer = NoisyBatchNorm(5, NoiseConfig(), seed=3)
     first, second = layer(x), layer(x)
-    assert torch.equal(first, second)                                       # same step, same noise
+    assert torch.equal(first, second)  # same step, same noise
     assert torch.allclose(first, layer.scale * layer.bn(x) + layer.shift, atol=1e-6)
     layer.redraw(16)
     assert not torch.allclose(layer(x), first)
     layer.eval()
-    assert torch.equal(layer(x), layer.bn(x))                               # eval: plain BN
+    assert torch.equal(layer(x), layer.bn(x))  # eval: plain BN
     layer.train()
     with pytest.raises(ValueError, match="call redraw"):
         layer(x[:8])
@@ -91,18 +102,22 @@ def test_ics_gradients_match_a_hand_computation():
     before = copy.deepcopy(model.state_dict())
     g, g_prime = ics_gradients(model, x, y, lr=0.3, layer=1)
     # by hand: plain tensors, the first layer moves by -lr * its gradient, the second stays
-    w1, b1, w2, b2 = (t.clone().requires_grad_() for t in (model[0].weight, model[0].bias, model[2].weight, model[2].bias))
+    w1, b1, w2, b2 = (
+        t.clone().requires_grad_() for t in (model[0].weight, model[0].bias, model[2].weight, model[2].bias)
+    )
+
     def loss(w1, b1, w2, b2):
         return F.cross_entropy(torch.tanh(x @ w1.T + b1) @ w2.T + b2, y)
+
     dw1, db1, dw2, _ = torch.autograd.grad(loss(w1, b1, w2, b2), (w1, b1, w2, b2))
     w1_new, b1_new = (w1 - 0.3 * dw1).detach(), (b1 - 0.3 * db1).detach()
     w2b = w2.detach().clone().requires_grad_()
-    dw2_prime, = torch.autograd.grad(loss(w1_new, b1_new, w2b, b2.detach()), (w2b,))
+    (dw2_prime,) = torch.autograd.grad(loss(w1_new, b1_new, w2b, b2.detach()), (w2b,))
     assert torch.allclose(g, dw2.reshape(-1), atol=1e-12)
     assert torch.allclose(g_prime, dw2_prime.reshape(-1), atol=1e-12)
     assert not torch.allclose(g, g_prime)
-    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())   # model untouched
-    assert torch.equal(*ics_gradients(model, x, y, lr=1e-300, layer=1))           # no step, no shift
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # model untouched
+    assert torch.equal(*ics_gradients(model, x, y, lr=1e-300, layer=1))  # no step, no shift
     with pytest.raises(ValueError, match="needs a layer before it"):
         ics_gradients(model, x, y, lr=0.3, layer=0)
     assert linear_layers(model) == [0, 2]
@@ -114,8 +129,10 @@ def test_gradient_line_matches_a_hand_computation():
     x, y = torch.randn(6, 3, dtype=torch.float64), torch.tensor([0, 1, 2, 3, 0, 1])
     probe = gradient_line(model, x, y, [0.5, 2.0])
     w, b = model[0].weight.detach().clone().requires_grad_(), model[0].bias.detach().clone().requires_grad_()
+
     def loss(w, b):
         return F.cross_entropy(x @ w.T + b, y)
+
     gw, gb = torch.autograd.grad(loss(w, b), (w, b))
     assert torch.allclose(probe.grad0, torch.cat([gw.reshape(-1), gb]), atol=1e-12)
     assert probe.loss0 == pytest.approx(loss(w, b).item(), abs=1e-12)
@@ -144,37 +161,58 @@ def test_train_probed_follows_train_and_probes_on_schedule():
     config = TrainConfig(steps=30, lr=0.1, eval_every=10, seed=4)
     reference = train(build_mlp(MLPConfig(hidden=(16,), norm="bn"), seed=0), data, config)
     seen = []
-    probed = train_probed(build_mlp(MLPConfig(hidden=(16,), norm="bn"), seed=0), data, config, probe_every=7,
-                          probe=lambda model, x, y, step: seen.append((tuple(x.shape), step)) or len(seen))
+    probed = train_probed(
+        build_mlp(MLPConfig(hidden=(16,), norm="bn"), seed=0),
+        data,
+        config,
+        probe_every=7,
+        probe=lambda model, x, y, step: seen.append((tuple(x.shape), step)) or len(seen),
+    )
     assert np.allclose(probed.train_loss, reference.train_loss, atol=1e-6)
     assert probed.eval_steps == reference.eval_steps == [0, 10, 20, 30]
     assert probed.probe_steps == [0, 7, 14, 21, 28] and probed.probes == [1, 2, 3, 4, 5]
     assert seen == [((60, 64), s) for s in (0, 7, 14, 21, 28)]
     with pytest.raises(ValueError, match="plain SGD"):
-        train_probed(build_mlp(MLPConfig(hidden=(16,)), seed=0), data,
-                     TrainConfig(steps=1, lr=0.1, momentum=0.9), 1, lambda *a: None)
+        train_probed(
+            build_mlp(MLPConfig(hidden=(16,)), seed=0),
+            data,
+            TrainConfig(steps=1, lr=0.1, momentum=0.9),
+            1,
+            lambda *a: None,
+        )
 
 
 def test_train_probed_redraws_the_noise_every_step():
     data = load_digits_split()
     model = add_noise(build_mlp(MLPConfig(hidden=(16,), norm="bn"), seed=0), seed=0)
     shifts = []
-    train_probed(model, data, TrainConfig(steps=3, lr=0.1, seed=0), probe_every=1,
-                 probe=lambda m, x, y, step: shifts.append(m[1].shift.clone()))
+    train_probed(
+        model,
+        data,
+        TrainConfig(steps=3, lr=0.1, seed=0),
+        probe_every=1,
+        probe=lambda m, x, y, step: shifts.append(m[1].shift.clone()),
+    )
     assert len(shifts) == 3 and not torch.equal(shifts[0], shifts[1]) and not torch.equal(shifts[1], shifts[2])
 
 
 def test_moment_recorder_records_the_training_forward_once_per_step():
     from bnlib.lab.landscape import MomentRecorder
+
     data = load_digits_split()
     model = add_noise(build_mlp(MLPConfig(hidden=(16, 16), norm="bn"), seed=0), seed=0)
     seen = []
     with MomentRecorder(model, unit=2) as recorder:
-        train_probed(model, data, TrainConfig(steps=4, lr=0.1, eval_every=2, seed=0), probe_every=1,
-                     probe=lambda m, x, y, step: seen.append(activation_inputs(m, x)))   # probes copy the model
+        train_probed(
+            model,
+            data,
+            TrainConfig(steps=4, lr=0.1, eval_every=2, seed=0),
+            probe_every=1,
+            probe=lambda m, x, y, step: seen.append(activation_inputs(m, x)),
+        )  # probes copy the model
     means, stds, pct = recorder.means(), recorder.stds(), recorder.unit_percentiles()
     assert means.shape == stds.shape == (4, 2, 16) and pct.shape == (4, 2, 3)
-    for t in range(4):                       # the probe saw the same inputs as the training forward
+    for t in range(4):  # the probe saw the same inputs as the training forward
         for layer in range(2):
             z = seen[t][layer]
             assert np.allclose(means[t, layer], z.mean(dim=0).numpy(), atol=1e-6)

@@ -1,9 +1,11 @@
 """bnlib.BatchNorm (numpy layer): exact parity with torch.nn.BatchNorm*d in float64, and bad input."""
+
 import numpy as np
 import pytest
 import torch
 
 from bnlib import BatchNorm
+
 from conftest import BN_OPTIONS, EPS_VALUES, F32, F64, SHAPES, option_id
 from reference import torch_reference
 
@@ -84,6 +86,7 @@ def test_train_and_eval_switch_modes():
 
 # ---- bad input ---------------------------------------------------------------------------------
 
+
 def test_momentum_edges_keep_or_replace_the_running_statistics(rng):
     x = rng.normal(3.0, 2.0, size=(10, 2))
     frozen, last = BatchNorm(2, momentum=0.0), BatchNorm(2, momentum=1.0)
@@ -105,7 +108,7 @@ def test_empty_batch_like_torch(track, rng):
     np.testing.assert_array_equal(layer.dgamma, np.zeros(3))
     if track:
         assert layer.running_mean is before[0] and layer.running_var is before[1]
-        assert layer.num_batches_tracked == 2                     # the empty batch still counts
+        assert layer.num_batches_tracked == 2  # the empty batch still counts
     assert layer.eval()(np.ones((0, 3, 2))).shape == (0, 3, 2)
 
 
@@ -128,14 +131,17 @@ def test_bias_false_has_gamma_but_no_beta():
     assert "bias=False" in repr(layer)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(num_features=0), ValueError, "num_features must be an integer >= 1, got 0"),
-    (dict(num_features=2.5), TypeError, "num_features must be an integer, got 2.5"),
-    (dict(num_features=2, eps=0.0), ValueError, "eps must be a positive finite number, got 0.0"),
-    (dict(num_features=2, eps=-1.0), ValueError, "eps must be a positive finite number"),
-    (dict(num_features=2, momentum=-0.1), ValueError, r"momentum must be a number in \[0, 1\] or None, got -0.1"),
-    (dict(num_features=2, momentum=1.1), ValueError, r"momentum must be a number in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(num_features=0), ValueError, "num_features must be an integer >= 1, got 0"),
+        (dict(num_features=2.5), TypeError, "num_features must be an integer, got 2.5"),
+        (dict(num_features=2, eps=0.0), ValueError, "eps must be a positive finite number, got 0.0"),
+        (dict(num_features=2, eps=-1.0), ValueError, "eps must be a positive finite number"),
+        (dict(num_features=2, momentum=-0.1), ValueError, r"momentum must be a number in \[0, 1\] or None, got -0.1"),
+        (dict(num_features=2, momentum=1.1), ValueError, r"momentum must be a number in \[0, 1\]"),
+    ],
+)
 def test_invalid_hyperparameters(kwargs, error, match):
     with pytest.raises(error, match=match):
         BatchNorm(**kwargs)

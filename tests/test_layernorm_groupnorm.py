@@ -1,4 +1,5 @@
 """LayerNorm and GroupNorm: functions, numpy layers and torch modules against torch.nn.LayerNorm/GroupNorm and the oracle."""
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +10,7 @@ from hypothesis.extra.numpy import arrays
 import bnlib
 import bnlib.nn
 from bnlib import groupnorm_backward, groupnorm_forward, layernorm_backward, layernorm_forward
+
 from conftest import EPS_VALUES, F32, F64, GN_CASES, GN_OPTIONS, LN_CASES, LN_OPTIONS, option_id
 from reference import numerical_gradient, oracle_normalize, relative_error
 
@@ -36,6 +38,7 @@ def ones_zeros(shape, gamma, beta):
 
 
 # ---- functions and numpy layers against torch, float64 ----------------------------------------
+
 
 @pytest.mark.parametrize("options", LN_OPTIONS, ids=option_id)
 @pytest.mark.parametrize("shape, normalized_shape", LN_CASES, ids=str)
@@ -88,7 +91,7 @@ def test_groupnorm_matches_torch(shape, num_groups, options, eps, rng):
     if beta is not None:
         layer.beta = beta
     np.testing.assert_allclose(layer(x), y_ref, **dx_tol)
-    np.testing.assert_allclose(layer.eval().backward(dy), dx_ref, **dx_tol)   # eval mode: the same computation
+    np.testing.assert_allclose(layer.eval().backward(dy), dx_ref, **dx_tol)  # eval mode: the same computation
     for ours, fn, theirs in [(layer.dgamma, dgamma, dgamma_ref), (layer.dbeta, dbeta, dbeta_ref)]:
         if theirs is None:
             assert ours is None
@@ -97,9 +100,14 @@ def test_groupnorm_matches_torch(shape, num_groups, options, eps, rng):
             np.testing.assert_allclose(fn, theirs, **dx_tol)
 
 
-@pytest.mark.parametrize("make", [lambda: (torch.nn.LayerNorm((3, 4)), bnlib.LayerNorm((3, 4)), (6, 3, 4)),
-                                  lambda: (torch.nn.GroupNorm(2, 4), bnlib.GroupNorm(2, 4), (6, 4, 3))],
-                         ids=["LayerNorm", "GroupNorm"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: (torch.nn.LayerNorm((3, 4)), bnlib.LayerNorm((3, 4)), (6, 3, 4)),
+        lambda: (torch.nn.GroupNorm(2, 4), bnlib.GroupNorm(2, 4), (6, 4, 3)),
+    ],
+    ids=["LayerNorm", "GroupNorm"],
+)
 def test_float32_parity(make, rng):
     ref, layer, shape = make()
     x, dy = rng.normal(2.0, 3.0, size=shape).astype(np.float32), rng.normal(size=shape).astype(np.float32)
@@ -113,6 +121,7 @@ def test_float32_parity(make, rng):
 
 
 # ---- gradients against finite differences ----------------------------------------------------
+
 
 @pytest.mark.parametrize("which", ["layernorm", "groupnorm-1", "groupnorm-2", "groupnorm-C"])
 def test_backward_matches_finite_differences(which, rng):
@@ -135,6 +144,7 @@ def test_backward_matches_finite_differences(which, rng):
 
 # ---- invariants against the float64 oracle (hypothesis) ---------------------------------------
 
+
 def inputs(dtype):
     shapes = st.tuples(st.integers(1, 4), st.integers(1, 3), st.integers(1, 6))
     unit = shapes.flatmap(lambda s: arrays(np.float64, s, elements=st.floats(-1, 1)))
@@ -145,7 +155,7 @@ def inputs(dtype):
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from([np.float32, np.float64]).flatmap(inputs), st.integers(1, 2), st.sampled_from(EPS_VALUES))
 def test_layernorm_equals_the_oracle(x, k, eps):
-    normalized_shape = x.shape[x.ndim - k:]
+    normalized_shape = x.shape[x.ndim - k :]
     y, cache = layernorm_forward(x, np.ones(normalized_shape), np.zeros(normalized_shape), eps)
     axes = tuple(range(x.ndim - k, x.ndim))
     exact = oracle_normalize(x, axes, eps)
@@ -187,13 +197,22 @@ def test_layernorm_ignores_a_per_example_shift_and_scale(x, scale, shift):
 def test_groupnorm_with_one_group_is_layernorm_and_with_c_groups_instance_norm(rng):
     x = rng.normal(size=(3, 4, 5))
     ones, zeros = np.ones(4), np.zeros(4)
-    np.testing.assert_allclose(groupnorm_forward(x, ones, zeros, 1)[0],
-                               layernorm_forward(x, np.ones((4, 5)), np.zeros((4, 5)))[0], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(groupnorm_forward(x, ones, zeros, 4)[0],
-                               layernorm_forward(x, np.ones(5), np.zeros(5))[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        groupnorm_forward(x, ones, zeros, 1)[0],
+        layernorm_forward(x, np.ones((4, 5)), np.zeros((4, 5)))[0],
+        rtol=1e-12,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        groupnorm_forward(x, ones, zeros, 4)[0],
+        layernorm_forward(x, np.ones(5), np.zeros(5))[0],
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 # ---- torch modules: parity, state_dict, constructor arguments -------------------------------
+
 
 @pytest.mark.parametrize("options", LN_OPTIONS, ids=option_id)
 @pytest.mark.parametrize("shape, normalized_shape", LN_CASES, ids=str)
@@ -254,8 +273,15 @@ def test_empty_batches(rng):
 
 # ---- bad input ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("make", [lambda: bnlib.GroupNorm(4, 6), lambda: bnlib.nn.GroupNorm(4, 6),
-                                  lambda: groupnorm_forward(np.ones((2, 6)), np.ones(6), np.zeros(6), 4)])
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: bnlib.GroupNorm(4, 6),
+        lambda: bnlib.nn.GroupNorm(4, 6),
+        lambda: groupnorm_forward(np.ones((2, 6)), np.ones(6), np.zeros(6), 4),
+    ],
+)
 def test_channels_not_divisible_by_groups(make):
     with pytest.raises(ValueError, match=r"num_channels \(6\) must be divisible by num_groups \(4\)"):
         make()
@@ -283,10 +309,15 @@ def test_layernorm_function_checks_gamma_and_beta():
         layernorm_forward(np.ones((2, 4)), np.float64(1.0), np.float64(0.0))
 
 
-@pytest.mark.parametrize("normalized_shape, error, match", [
-    ((), TypeError, "non-empty sequence"), ((3, 0), ValueError, ">= 1, got 0"), ("ab", TypeError, "non-empty sequence"),
-    ((2.5,), TypeError, "must be an integer"),
-])
+@pytest.mark.parametrize(
+    "normalized_shape, error, match",
+    [
+        ((), TypeError, "non-empty sequence"),
+        ((3, 0), ValueError, ">= 1, got 0"),
+        ("ab", TypeError, "non-empty sequence"),
+        ((2.5,), TypeError, "must be an integer"),
+    ],
+)
 def test_bad_normalized_shape(normalized_shape, error, match):
     for cls in (bnlib.LayerNorm, bnlib.nn.LayerNorm):
         with pytest.raises(error, match=match):
@@ -314,6 +345,7 @@ def test_groupnorm_dy_of_another_shape(rng):
 def test_mlp_config_uses_bnlib_modules(norm, cls):
     """MLPConfig(norm="ln"/"gn") builds bnlib.nn's modules, equal to torch's on the same input."""
     from bnlib.lab.models import MLPConfig, build_mlp
+
     model = build_mlp(MLPConfig(in_features=3, hidden=(8,), out_features=2, norm=norm, num_groups=2), seed=0)
     assert type(model[1]) is cls
     ref = torch.nn.LayerNorm(8) if norm == "ln" else torch.nn.GroupNorm(2, 8)

@@ -4,6 +4,7 @@ See CONTRIBUTING.md: one ``SEEDS = (...)`` line (so CI can re-run the lesson on 
 data split from the one place (``bnlib.lab.data.SPLIT_SEED``), and few cells whose output nbval
 ignores (tag ``nbval-ignore-output``, at most one code cell in five).
 """
+
 import re
 import sys
 from pathlib import Path
@@ -50,23 +51,34 @@ def test_ignored_outputs_are_rare_and_explained(path):
 
 
 def test_with_seeds_replaces_the_one_line_and_clears_outputs():
-    notebook = {"cells": [
-        {"cell_type": "markdown", "metadata": {}, "source": ["SEEDS = (0, 1) in prose is not code\n"]},
-        {"cell_type": "code", "metadata": {}, "execution_count": 1, "outputs": [{"output_type": "stream"}],
-         "source": ["import numpy as np\n", "SEEDS = (0, 1, 2)   # three seeds\n", "x = 1\n"]}]}
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["SEEDS = (0, 1) in prose is not code\n"]},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": 1,
+                "outputs": [{"output_type": "stream"}],
+                "source": ["import numpy as np\n", "SEEDS = (0, 1, 2)   # three seeds\n", "x = 1\n"],
+            },
+        ]
+    }
     assert lesson_runs.seeds_of(notebook) == (0, 1, 2)
     assert lesson_runs.seed_group(notebook, 2) == (6, 7, 8)
     variant = lesson_runs.with_seeds(notebook, (6, 7, 8))
     assert "".join(variant["cells"][1]["source"]) == "import numpy as np\nSEEDS = (6, 7, 8)  # three seeds\nx = 1\n"
     assert variant["cells"][1]["outputs"] == [] and variant["cells"][1]["execution_count"] is None
-    assert notebook["cells"][1]["execution_count"] == 1                       # the original is untouched
+    assert notebook["cells"][1]["execution_count"] == 1  # the original is untouched
 
 
-@pytest.mark.parametrize("sources, message", [
-    (["x = 1\n"], "found 0"),
-    (["SEEDS = (0, 1)\n", "SEEDS = (2, 3)\n"], "found 2"),
-    (["SEEDS = (0.5, 1)\n"], "tuple of ints"),
-])
+@pytest.mark.parametrize(
+    "sources, message",
+    [
+        (["x = 1\n"], "found 0"),
+        (["SEEDS = (0, 1)\n", "SEEDS = (2, 3)\n"], "found 2"),
+        (["SEEDS = (0.5, 1)\n"], "tuple of ints"),
+    ],
+)
 def test_seeds_line_errors(sources, message):
     notebook = {"cells": [{"cell_type": "code", "metadata": {}, "source": s} for s in sources]}
     with pytest.raises(ValueError, match=message):

@@ -1,4 +1,5 @@
 """Tests for bnlib.lab.models: layer layout, seeding and initialisation."""
+
 import math
 
 import pytest
@@ -18,8 +19,7 @@ def test_default_layout_and_output_shape():
 
 
 def test_batchnorm_before_each_activation():
-    model = build_mlp(MLPConfig(in_features=3, hidden=(4, 6), out_features=2, activation=nn.Tanh,
-                                norm="bn"), seed=0)
+    model = build_mlp(MLPConfig(in_features=3, hidden=(4, 6), out_features=2, activation=nn.Tanh, norm="bn"), seed=0)
     assert [type(m) for m in model] == [nn.Linear, BatchNorm, nn.Tanh, nn.Linear, BatchNorm, nn.Tanh, nn.Linear]
     assert [m.num_features for m in model if isinstance(m, BatchNorm)] == [4, 6]
 
@@ -30,7 +30,7 @@ def test_layer_and_group_norm_normalise_each_example(norm):
     model = build_mlp(MLPConfig(in_features=3, hidden=(8,), out_features=2, norm=norm, num_groups=2), seed=0)
     assert len(model) == 4 and not isinstance(model[1], (nn.Linear, nn.Sigmoid))
     x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
-    z = model[1](model[0](x))                                               # (5, 8) normalised
+    z = model[1](model[0](x))  # (5, 8) normalised
     groups = z.reshape(5, 2 if norm == "gn" else 1, -1)
     assert torch.allclose(groups.mean(-1), torch.zeros(()), atol=1e-6)
     assert torch.allclose(groups.var(-1, unbiased=False), torch.ones(()), atol=1e-3)
@@ -49,7 +49,7 @@ def test_same_seed_same_weights_and_global_rng_untouched(init_std):
     expected_draw = torch.rand(3)
     torch.manual_seed(123)
     a, b, c = build_mlp(config, seed=1), build_mlp(config, seed=1), build_mlp(config, seed=2)
-    assert torch.equal(torch.rand(3), expected_draw)             # global RNG not consumed
+    assert torch.equal(torch.rand(3), expected_draw)  # global RNG not consumed
     for (name, p), q, r in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
         assert torch.equal(p, q), name
         if name.endswith("weight") and p.dim() == 2:
@@ -58,7 +58,7 @@ def test_same_seed_same_weights_and_global_rng_untouched(init_std):
 
 def test_normal_init_std_and_zero_bias():
     model = build_mlp(MLPConfig(hidden=(200,), init_std=0.3), seed=0)
-    weight = model[0].weight                                     # 200 x 64 = 12,800 draws
+    weight = model[0].weight  # 200 x 64 = 12,800 draws
     assert abs(weight.std().item() - 0.3) < 0.3 * 0.05 and abs(weight.mean().item()) < 0.01
     assert all(torch.count_nonzero(m.bias) == 0 for m in model if isinstance(m, nn.Linear))
 

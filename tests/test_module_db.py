@@ -5,17 +5,24 @@ For every sample: the same constructor arguments, torch's randomised parameters 
 then two training steps and one eval step; outputs, input gradients, parameter gradients and every
 state_dict entry must agree in float64.
 """
+
 import pytest
 import torch
 
 import bnlib.nn
+
 from conftest import F64
 
 pytest.importorskip("expecttest", reason="torch.testing._internal needs expecttest (in requirements.txt)")
 from torch.testing._internal.common_modules import module_db  # noqa: E402
 
-OURS = {"nn.BatchNorm1d": bnlib.nn.BatchNorm, "nn.BatchNorm2d": bnlib.nn.BatchNorm, "nn.BatchNorm3d": bnlib.nn.BatchNorm,
-        "nn.LayerNorm": bnlib.nn.LayerNorm, "nn.GroupNorm": bnlib.nn.GroupNorm}
+OURS = {
+    "nn.BatchNorm1d": bnlib.nn.BatchNorm,
+    "nn.BatchNorm2d": bnlib.nn.BatchNorm,
+    "nn.BatchNorm3d": bnlib.nn.BatchNorm,
+    "nn.LayerNorm": bnlib.nn.LayerNorm,
+    "nn.GroupNorm": bnlib.nn.GroupNorm,
+}
 
 
 def samples():
@@ -24,12 +31,20 @@ def samples():
     for info in module_db:
         if info.name not in OURS:
             continue
-        for sample in info.module_inputs_func(info, device="cpu", dtype=torch.float64, requires_grad=True,
-                                              training=True):
+        for sample in info.module_inputs_func(
+            info, device="cpu", dtype=torch.float64, requires_grad=True, training=True
+        ):
             ctor = sample.constructor_input
-            cases.append(pytest.param(info.module_cls, OURS[info.name], ctor.args, ctor.kwargs,
-                                      sample.forward_input.args[0].detach(),
-                                      id=f"{info.name}-{sample.desc or 'default'}"))
+            cases.append(
+                pytest.param(
+                    info.module_cls,
+                    OURS[info.name],
+                    ctor.args,
+                    ctor.kwargs,
+                    sample.forward_input.args[0].detach(),
+                    id=f"{info.name}-{sample.desc or 'default'}",
+                )
+            )
     return cases
 
 
@@ -55,7 +70,7 @@ def test_bnlib_module_matches_torch_on_module_db_inputs(torch_cls, our_cls, args
     for training in (True, True, False):
         ours.train(training), theirs.train(training)
         dy = torch.randn(x.shape, generator=gen, dtype=torch.float64)
-        inputs = x + torch.randn(x.shape, generator=gen, dtype=torch.float64)     # a new batch each step
+        inputs = x + torch.randn(x.shape, generator=gen, dtype=torch.float64)  # a new batch each step
         y, dx, grads = step(ours, inputs, dy)
         y_ref, dx_ref, grads_ref = step(theirs, inputs, dy)
         torch.testing.assert_close(y, y_ref, **F64)

@@ -1,10 +1,12 @@
 """bnlib.nn.BatchNorm (torch module from scratch): parity with torch.nn.BatchNorm*d, state_dict, bad input."""
+
 import numpy as np
 import pytest
 import torch
 
 import bnlib
 import bnlib.nn
+
 from conftest import BN_OPTIONS, EPS_VALUES, F32, F64, SHAPES, TORCH_BN, option_id
 from reference import torch_reference
 
@@ -123,8 +125,11 @@ def test_empty_batch_like_torch(options):
 def test_constructor_arguments_like_torch():
     module = bnlib.nn.BatchNorm(3, 1e-3, 0.2, True, True, "cpu", torch.float64, bias=False)
     ref = torch.nn.BatchNorm1d(3, 1e-3, 0.2, True, True, "cpu", torch.float64, bias=False)
-    assert list(module.state_dict()) == list(ref.state_dict()) == [
-        "weight", "running_mean", "running_var", "num_batches_tracked"]
+    assert (
+        list(module.state_dict())
+        == list(ref.state_dict())
+        == ["weight", "running_mean", "running_var", "num_batches_tracked"]
+    )
     assert module.bias is None and module.weight.dtype == module.running_var.dtype == torch.float64
     assert module.num_batches_tracked.dtype == torch.long
     assert module.extra_repr() == ref.extra_repr()
@@ -138,12 +143,16 @@ def test_np_scalars_are_accepted_like_torch():
 
 # ---- bad input ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(num_features=0), ValueError, "num_features must be an integer >= 1, got 0"),
-    (dict(num_features=2, eps=0), ValueError, "eps must be a positive finite number, got 0"),
-    (dict(num_features=2, eps=True), TypeError, "eps must be a real number, got True"),
-    (dict(num_features=2, momentum=2.0), ValueError, r"momentum must be a number in \[0, 1\] or None, got 2.0"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(num_features=0), ValueError, "num_features must be an integer >= 1, got 0"),
+        (dict(num_features=2, eps=0), ValueError, "eps must be a positive finite number, got 0"),
+        (dict(num_features=2, eps=True), TypeError, "eps must be a real number, got True"),
+        (dict(num_features=2, momentum=2.0), ValueError, r"momentum must be a number in \[0, 1\] or None, got 2.0"),
+    ],
+)
 def test_invalid_hyperparameters(kwargs, error, match):
     with pytest.raises(error, match=match):
         bnlib.nn.BatchNorm(**kwargs)

@@ -1,4 +1,5 @@
 """``import bnlib`` and its functional API work where torch cannot be imported (a numpy-only reader)."""
+
 import subprocess
 import sys
 import textwrap

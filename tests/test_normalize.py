@@ -1,19 +1,27 @@
 """bnlib.normalize (the reference core) against the float64 oracle, and the BN fast path against the reference."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from bnlib import batchnorm_backward, batchnorm_forward, normalize_backward, normalize_forward
-from bnlib import fast_batchnorm
+from bnlib import batchnorm_backward, batchnorm_forward, fast_batchnorm, normalize_backward, normalize_forward
+
 from conftest import EPS_VALUES
 from reference import channel_axes, numerical_gradient, oracle_normalize, relative_error
 
 # (input shape, axes, parameter shape): BN-, LN-, GN-like and odd layouts
-CASES = [((6, 3), (0,), (1, 3)), ((4, 3, 5), (0, 2), (1, 3, 1)), ((4, 3, 5), (2,), (5,)),
-         ((4, 3, 5), (1, 2), (3, 5)), ((2, 3, 4, 2), (0, 2, 3), (1, 3, 1, 1)), ((2, 2, 3, 2), (2, 3), (1, 2, 3, 1)),
-         ((3, 4, 2), (1,), (1, 4, 1)), ((2, 3, 2, 2, 2), (-1, -2), (2, 2))]
+CASES = [
+    ((6, 3), (0,), (1, 3)),
+    ((4, 3, 5), (0, 2), (1, 3, 1)),
+    ((4, 3, 5), (2,), (5,)),
+    ((4, 3, 5), (1, 2), (3, 5)),
+    ((2, 3, 4, 2), (0, 2, 3), (1, 3, 1, 1)),
+    ((2, 2, 3, 2), (2, 3), (1, 2, 3, 1)),
+    ((3, 4, 2), (1,), (1, 4, 1)),
+    ((2, 3, 2, 2, 2), (-1, -2), (2, 2)),
+]
 
 
 @pytest.mark.parametrize("shape, axes, param_shape", CASES, ids=str)
@@ -51,8 +59,15 @@ def test_output_dtype_follows_input(dtype, rng):
 
 # ---- the fast path equals the reference --------------------------------------------------------
 
-FAST_SHAPES = [(5, 3), (16, 2), (37, 4), (4, 3, 7), (3, 2, 4, 5), (2, 3, 2, 2, 3),
-               (2, 2, fast_batchnorm.SPATIAL_BLOCK + 7)]
+FAST_SHAPES = [
+    (5, 3),
+    (16, 2),
+    (37, 4),
+    (4, 3, 7),
+    (3, 2, 4, 5),
+    (2, 3, 2, 2, 3),
+    (2, 2, fast_batchnorm.SPATIAL_BLOCK + 7),
+]
 
 
 @pytest.mark.parametrize("shape", FAST_SHAPES, ids=str)
@@ -72,7 +87,9 @@ def test_fast_path_equals_the_reference(shape, offset, dtype, rng):
     tol = dict(rtol=1e-11, atol=1e-11) if dtype == np.float64 else dict(rtol=2e-6, atol=2e-6)
     np.testing.assert_allclose(y, y_ref, **tol)
     # the mean to 1e-7 of the data's spread (1 here), whatever the offset
-    np.testing.assert_allclose(cache.mean, ref.mean.reshape(-1), rtol=1e-12, atol=1e-12 if dtype == np.float64 else 1e-7)
+    np.testing.assert_allclose(
+        cache.mean, ref.mean.reshape(-1), rtol=1e-12, atol=1e-12 if dtype == np.float64 else 1e-7
+    )
     np.testing.assert_allclose(cache.var, ref.var.reshape(-1), rtol=1e-11 if dtype == np.float64 else 1e-6)
     np.testing.assert_allclose(dx, dx_ref, **tol)
     m = x.size // C
@@ -81,8 +98,11 @@ def test_fast_path_equals_the_reference(shape, offset, dtype, rng):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.tuples(st.integers(2, 40), st.integers(1, 3), st.integers(1, 5)).flatmap(
-    lambda s: arrays(np.float64, s, elements=st.floats(-1e3, 1e3))))
+@given(
+    st.tuples(st.integers(2, 40), st.integers(1, 3), st.integers(1, 5)).flatmap(
+        lambda s: arrays(np.float64, s, elements=st.floats(-1e3, 1e3))
+    )
+)
 def test_fast_and_reference_agree_on_arbitrary_float64_input(x):
     C = x.shape[1]
     y, _ = batchnorm_forward(x, np.ones(C), np.zeros(C), 1e-5)
@@ -116,8 +136,10 @@ def test_blocks_and_threads_change_nothing(shape, dtype, rng, monkeypatch):
     np.testing.assert_allclose(results[0][2], normalize_backward(dy, ref)[0], **tol)
 
 
-@pytest.mark.parametrize("shape, blocks", [((64, 5), 1), ((1000, 1000), 63), ((300, 64, 32, 32), 300), ((40, 4, 10), 2),
-                                           ((400, 4, 10), 16), ((3, 0, 4), 1)])
+@pytest.mark.parametrize(
+    "shape, blocks",
+    [((64, 5), 1), ((1000, 1000), 63), ((300, 64, 32, 32), 300), ((40, 4, 10), 2), ((400, 4, 10), 16), ((3, 0, 4), 1)],
+)
 def test_sample_blocks_cover_the_batch_in_whole_samples(shape, blocks, monkeypatch):
     """BLOCK = 1024 values: (N, C) in runs of 16 rows or more; larger samples one per block."""
     monkeypatch.setattr(fast_batchnorm, "BLOCK", 1024)
@@ -125,7 +147,7 @@ def test_sample_blocks_cover_the_batch_in_whole_samples(shape, blocks, monkeypat
     assert len(cuts) == blocks
     covered = np.concatenate([np.arange(shape[0])[s] for s in cuts])
     np.testing.assert_array_equal(covered, np.arange(shape[0]))
-    if len(shape) == 2:   # whole row blocks of the float32 partial sums, except the last
+    if len(shape) == 2:  # whole row blocks of the float32 partial sums, except the last
         assert all((s.stop - s.start) % fast_batchnorm.ROW_BLOCK == 0 for s in cuts)
 
 
@@ -137,10 +159,11 @@ def _normalise_in_child(queue):
 def test_a_forked_child_gets_its_own_threads(monkeypatch):
     """The parent's worker threads do not exist in a forked child; the child must not wait for them forever."""
     import multiprocessing
+
     monkeypatch.setattr(fast_batchnorm, "BLOCK", 150)
     monkeypatch.setattr(fast_batchnorm, "THREADS", 2)
     x = np.arange(4 * 3 * 50, dtype=np.float64).reshape(4, 3, 50) % 7
-    expected = batchnorm_forward(x, np.ones(3), np.zeros(3))[0].sum()      # starts the parent's threads
+    expected = batchnorm_forward(x, np.ones(3), np.zeros(3))[0].sum()  # starts the parent's threads
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_normalise_in_child, args=(queue,))
@@ -154,17 +177,27 @@ def test_a_forked_child_gets_its_own_threads(monkeypatch):
 
 # ---- bad input ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("axes, error, match", [
-    ((0, 0), ValueError, "distinct axes"), ((3,), ValueError, "distinct axes"), ((-4,), ValueError, "axis"),
-    ((), ValueError, "distinct axes"), ((0.5,), TypeError, "axes must be an int"), ("a", TypeError, "axes must be an int"),
-])
+
+@pytest.mark.parametrize(
+    "axes, error, match",
+    [
+        ((0, 0), ValueError, "distinct axes"),
+        ((3,), ValueError, "distinct axes"),
+        ((-4,), ValueError, "axis"),
+        ((), ValueError, "distinct axes"),
+        ((0.5,), TypeError, "axes must be an int"),
+        ("a", TypeError, "axes must be an int"),
+    ],
+)
 def test_bad_axes(axes, error, match):
     with pytest.raises(error, match=match):
         normalize_forward(np.ones((2, 3, 4)), np.ones(4), np.zeros(4), axes)
 
 
 def test_parameter_that_does_not_broadcast():
-    with pytest.raises(ValueError, match=r"expected gamma of a shape that broadcasts against the input \(2, 3\), got \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"expected gamma of a shape that broadcasts against the input \(2, 3\), got \(2,\)"
+    ):
         normalize_forward(np.ones((2, 3)), np.ones(2), np.zeros(2), axes=0)
     with pytest.raises(ValueError, match=r"beta must have the shape of gamma \(3,\), got \(1, 3\)"):
         normalize_forward(np.ones((2, 3)), np.ones(3), np.zeros((1, 3)), axes=0)

@@ -1,4 +1,5 @@
 """Tests for bnlib.lab.recorder: every statistic checked against a manual computation on a tiny network."""
+
 import numpy as np
 import pytest
 import torch
@@ -7,17 +8,17 @@ from torch import nn
 
 from bnlib.lab.data import load_digits_split
 from bnlib.lab.models import MLPConfig, build_mlp
-from bnlib.nn import BatchNorm
 from bnlib.lab.recorder import ActivationRecorder, saturated_fraction
 from bnlib.lab.training import TrainConfig, train
-
+from bnlib.nn import BatchNorm
 
 
 def tiny_network():
     """3 -> 4 (tanh) -> 5 (sigmoid) -> 6 (ReLU) -> 2, weights large enough to saturate some units."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 5), nn.Sigmoid(),
-                          nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 2))
+    model = nn.Sequential(
+        nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 5), nn.Sigmoid(), nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 2)
+    )
     with torch.no_grad():
         model[0].weight.mul_(4)
         model[2].weight.mul_(8)
@@ -26,9 +27,9 @@ def tiny_network():
 
 def manual_pre_activations(model, x):
     """The inputs of the three activations, computed layer by layer."""
-    z1 = model[0](x)                                            # (N, 4)
-    z2 = model[2](torch.tanh(z1))                               # (N, 5)
-    z3 = model[4](torch.sigmoid(z2))                            # (N, 6)
+    z1 = model[0](x)  # (N, 4)
+    z2 = model[2](torch.tanh(z1))  # (N, 5)
+    z3 = model[4](torch.sigmoid(z2))  # (N, 6)
     return [z1, z2, z3]
 
 
@@ -58,10 +59,10 @@ def test_statistics_match_manual_computation():
     tanh_saturated = np.mean(np.abs(np.tanh(zs[0])) > 0.97)
     sigmoid = 1 / (1 + np.exp(-zs[1]))
     sigmoid_saturated = np.mean((sigmoid < 0.03) | (sigmoid > 0.97))
-    assert 0 < tanh_saturated < 1 and 0 < sigmoid_saturated < 1          # the test is not vacuous
+    assert 0 < tanh_saturated < 1 and 0 < sigmoid_saturated < 1  # the test is not vacuous
     np.testing.assert_allclose(recorder.saturation(0), tanh_saturated)
     np.testing.assert_allclose(recorder.saturation(1), sigmoid_saturated)
-    assert np.all(np.isnan(recorder.saturation(2)))                      # ReLU: not applicable
+    assert np.all(np.isnan(recorder.saturation(2)))  # ReLU: not applicable
 
 
 def test_values_outside_edges_go_to_end_bins():
@@ -75,14 +76,14 @@ def test_gradient_norms_match_manual_gradients():
     model, x = tiny_network(), torch.randn(16, 3, generator=torch.Generator().manual_seed(2))
     y = torch.tensor([0, 1] * 8)
     recorder = ActivationRecorder(model)
-    recorder.record(0, x)                                                # no gradient yet
+    recorder.record(0, x)  # no gradient yet
     logits = model(x)
     F.cross_entropy(logits, y).backward()
     recorder.record(1, x)
     assert np.all(np.isnan(recorder.grad_norm(0)[:1]))
     # last layer by hand: dL/dW = (softmax(logits) - onehot(y))^T h / N
     with torch.no_grad():
-        hidden = torch.relu(manual_pre_activations(model, x)[2])        # (N, 6)
+        hidden = torch.relu(manual_pre_activations(model, x)[2])  # (N, 6)
         delta = (torch.softmax(logits, dim=1) - F.one_hot(y, 2)) / len(y)  # (N, 2)
         assert recorder.grad_norm(3)[1] == pytest.approx((delta.T @ hidden).norm().item(), rel=1e-5)
     # the other layers: an independent autograd pass
@@ -102,7 +103,7 @@ def test_recording_does_not_change_training():
         recorded = train(recorded_model, data, config, recorder)
     assert recorded == plain
     for p, q in zip(plain_model.state_dict().values(), recorded_model.state_dict().values()):
-        assert torch.equal(p, q)                                      # BN running stats included
+        assert torch.equal(p, q)  # BN running stats included
     np.testing.assert_array_equal(recorder.steps, plain.eval_steps)
     assert np.isnan(recorder.grad_norm(0)[0]) and np.all(recorder.grad_norm(0)[1:] > 0)
 
@@ -153,6 +154,6 @@ def test_bad_arguments():
 
 
 def test_saturated_fraction_thresholds():
-    z = torch.tensor([0.0, 2.0, 2.2, -3.4, -3.6])     # atanh(0.97) = 2.09, logit(0.97) = 3.48
+    z = torch.tensor([0.0, 2.0, 2.2, -3.4, -3.6])  # atanh(0.97) = 2.09, logit(0.97) = 3.48
     assert saturated_fraction(nn.Tanh(), z) == pytest.approx(3 / 5)
     assert saturated_fraction(nn.Sigmoid(), z) == pytest.approx(1 / 5)

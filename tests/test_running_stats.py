@@ -1,4 +1,5 @@
 """bnlib.running_stats: the PyTorch update rule, the cumulative average and the notes' estimate."""
+
 import numpy as np
 import pytest
 
@@ -6,8 +7,9 @@ from bnlib import population_statistics, unbiased_variance, update_running_stats
 
 
 def test_update_weights_the_new_batch_by_momentum():
-    mean, var, count = update_running_stats(np.zeros(2), np.ones(2), np.array([1.0, 2.0]),
-                                            np.array([4.0, 8.0]), m=5, momentum=0.1)
+    mean, var, count = update_running_stats(
+        np.zeros(2), np.ones(2), np.array([1.0, 2.0]), np.array([4.0, 8.0]), m=5, momentum=0.1
+    )
     np.testing.assert_allclose(mean, [0.1, 0.2])
     np.testing.assert_allclose(var, 0.9 * 1.0 + 0.1 * np.array([4.0, 8.0]) * 5 / 4)  # unbiased
     assert count == 1
@@ -17,8 +19,9 @@ def test_momentum_none_is_the_cumulative_average(rng):
     means, variances = rng.normal(size=(7, 3)), rng.uniform(1, 2, size=(7, 3))
     mean, var, count = np.zeros(3), np.ones(3), 0
     for batch_mean, batch_var in zip(means, variances):
-        mean, var, count = update_running_stats(mean, var, batch_mean, batch_var, m=10,
-                                                momentum=None, num_batches_tracked=count)
+        mean, var, count = update_running_stats(
+            mean, var, batch_mean, batch_var, m=10, momentum=None, num_batches_tracked=count
+        )
     np.testing.assert_allclose(mean, means.mean(axis=0))
     np.testing.assert_allclose(var, (variances * 10 / 9).mean(axis=0))
     assert count == 7

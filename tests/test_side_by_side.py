@@ -1,4 +1,5 @@
 """Tests for bnlib.lab.side_by_side: K runs side by side are K runs of bnlib.lab.training.train."""
+
 import copy
 
 import numpy as np
@@ -27,17 +28,19 @@ RUNS = [  # (norm, init_std, lr, seed): with and without BN, different scales, r
 
 @pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
 def test_each_run_is_the_run_train_would_do(digits, weight_decay):
-    bn_runs = [r for r in RUNS if r[0] == "bn"]                 # one architecture per call
+    bn_runs = [r for r in RUNS if r[0] == "bn"]  # one architecture per call
     models = [build_mlp(MLPConfig(hidden=(16, 16), norm=n, init_std=s), seed) for n, s, _, seed in bn_runs]
     alone = copy.deepcopy(models)
-    result = train_side_by_side(models, digits, [r[2] for r in bn_runs], [r[3] for r in bn_runs], 30,
-                                weight_decay=weight_decay)
+    result = train_side_by_side(
+        models, digits, [r[2] for r in bn_runs], [r[3] for r in bn_runs], 30, weight_decay=weight_decay
+    )
     for k, (model, (_, _, lr, seed)) in enumerate(zip(alone, bn_runs)):
-        history = train(model, digits, TrainConfig(steps=30, lr=lr, seed=seed, eval_every=30,
-                                                   weight_decay=weight_decay))
+        history = train(
+            model, digits, TrainConfig(steps=30, lr=lr, seed=seed, eval_every=30, weight_decay=weight_decay)
+        )
         np.testing.assert_allclose(result.train_loss[:, k], history.train_loss, rtol=1e-4, atol=1e-5)
         assert result.test_accuracy[k] == pytest.approx(history.test_accuracy[-1], abs=1 / 450 + 1e-9)
-        for name, value in model.state_dict().items():            # weights and running statistics
+        for name, value in model.state_dict().items():  # weights and running statistics
             torch.testing.assert_close(models[k].state_dict()[name], value, rtol=1e-4, atol=1e-5)
     assert all(m.training for m in models)
 
@@ -76,18 +79,20 @@ def test_trace_of_one_step_by_hand(digits):
     for trace, (before, after) in zip(result.traces, [(reference[0], model[0]), (reference[3], model[3])]):
         w0, g, w1 = (t.detach().double() for t in (before.weight, before.weight.grad, after.weight))  # (out, in)
         assert trace.norm2.shape == (1, 1, w0.shape[0])
-        np.testing.assert_allclose(trace.norm2[0, 0], (w0 ** 2).sum(1), rtol=1e-12)
-        np.testing.assert_allclose(trace.grad_norm2[0, 0], (g ** 2).sum(1), rtol=1e-4)
-        scale = torch.sqrt((w0 ** 2).sum(1) * (g ** 2).sum(1)).max().item()       # |<w, g>| <= |w| |g|
+        np.testing.assert_allclose(trace.norm2[0, 0], (w0**2).sum(1), rtol=1e-12)
+        np.testing.assert_allclose(trace.grad_norm2[0, 0], (g**2).sum(1), rtol=1e-4)
+        scale = torch.sqrt((w0**2).sum(1) * (g**2).sum(1)).max().item()  # |<w, g>| <= |w| |g|
         np.testing.assert_allclose(trace.dot[0, 0], (w0 * g).sum(1), rtol=0, atol=1e-4 * scale)
-        np.testing.assert_allclose(trace.norm2_after[0, 0], (w1 ** 2).sum(1), rtol=1e-12)
-        cos = (w0 * w1).sum(1) / torch.sqrt((w0 ** 2).sum(1) * (w1 ** 2).sum(1))
+        np.testing.assert_allclose(trace.norm2_after[0, 0], (w1**2).sum(1), rtol=1e-12)
+        cos = (w0 * w1).sum(1) / torch.sqrt((w0**2).sum(1) * (w1**2).sum(1))
         np.testing.assert_allclose(trace.cos_step[0, 0], cos, rtol=1e-12)
         # the update w1 = (1 - lr wd) w0 - lr g, so its squared norm follows from the three sums
-        predicted = (1 - lr * wd) ** 2 * trace.norm2 - 2 * lr * (1 - lr * wd) * trace.dot + lr ** 2 * trace.grad_norm2
+        predicted = (1 - lr * wd) ** 2 * trace.norm2 - 2 * lr * (1 - lr * wd) * trace.dot + lr**2 * trace.grad_norm2
         np.testing.assert_allclose(trace.norm2_after, predicted, rtol=1e-5)
-    assert np.abs(result.traces[0].dot[0, 0]).max() < 1e-3 * np.sqrt(
-        result.traces[0].norm2 * result.traces[0].grad_norm2).max()      # BN-ed rows: g is perpendicular to w
+    assert (
+        np.abs(result.traces[0].dot[0, 0]).max()
+        < 1e-3 * np.sqrt(result.traces[0].norm2 * result.traces[0].grad_norm2).max()
+    )  # BN-ed rows: g is perpendicular to w
 
 
 def test_zero_steps_changes_nothing(digits):
@@ -99,17 +104,28 @@ def test_zero_steps_changes_nothing(digits):
         torch.testing.assert_close(model.state_dict()[name], value)
 
 
-@pytest.mark.parametrize("models, lrs, seeds, match", [
-    ([], [], [], "one lr and one seed"),
-    ([build_mlp(MLPConfig(hidden=(4,)), 0)], [0.1, 0.2], [0], "one lr and one seed"),
-    ([build_mlp(MLPConfig(hidden=(4,)), 0)], [0.0], [0], "lrs > 0"),
-    ([build_mlp(MLPConfig(hidden=(4,)), 0), build_mlp(MLPConfig(hidden=(5,)), 0)], [0.1] * 2, [0] * 2,
-     "same architecture"),
-    ([nn.Sequential(nn.Linear(64, 4), nn.Dropout(0.5), nn.Linear(4, 10))], [0.1], [0], "unsupported layer Dropout"),
-    ([nn.Sequential(nn.Linear(64, 4), nn.Sigmoid())], [0.1], [0], "last layer must be a Linear"),
-    ([nn.Sequential(nn.Linear(64, 4), nn.BatchNorm1d(4, momentum=None), nn.Linear(4, 10))], [0.1], [0],
-     "numeric momentum"),
-])
+@pytest.mark.parametrize(
+    "models, lrs, seeds, match",
+    [
+        ([], [], [], "one lr and one seed"),
+        ([build_mlp(MLPConfig(hidden=(4,)), 0)], [0.1, 0.2], [0], "one lr and one seed"),
+        ([build_mlp(MLPConfig(hidden=(4,)), 0)], [0.0], [0], "lrs > 0"),
+        (
+            [build_mlp(MLPConfig(hidden=(4,)), 0), build_mlp(MLPConfig(hidden=(5,)), 0)],
+            [0.1] * 2,
+            [0] * 2,
+            "same architecture",
+        ),
+        ([nn.Sequential(nn.Linear(64, 4), nn.Dropout(0.5), nn.Linear(4, 10))], [0.1], [0], "unsupported layer Dropout"),
+        ([nn.Sequential(nn.Linear(64, 4), nn.Sigmoid())], [0.1], [0], "last layer must be a Linear"),
+        (
+            [nn.Sequential(nn.Linear(64, 4), nn.BatchNorm1d(4, momentum=None), nn.Linear(4, 10))],
+            [0.1],
+            [0],
+            "numeric momentum",
+        ),
+    ],
+)
 def test_bad_arguments(digits, models, lrs, seeds, match):
     with pytest.raises(ValueError, match=match):
         train_side_by_side(models, digits, lrs, seeds, 1)

@@ -2,6 +2,7 @@
 
 The lessons are discovered (every notebooks/NN_*.ipynb present), so a new lesson is checked too.
 """
+
 import html
 import json
 import re
@@ -37,8 +38,22 @@ def test_lessons_are_discovered():
 
 
 def test_summary_is_the_first_heading_and_sentence(tmp_path):
-    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": [
-        "# 42 · A title\n", "\n", "First sentence, on\n", "two lines. Second sentence.\n", "\n", "More.\n"]}]}
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "markdown",
+                "metadata": {},
+                "source": [
+                    "# 42 · A title\n",
+                    "\n",
+                    "First sentence, on\n",
+                    "two lines. Second sentence.\n",
+                    "\n",
+                    "More.\n",
+                ],
+            }
+        ]
+    }
     path = tmp_path / "42_x.ipynb"
     path.write_text(json.dumps(notebook), encoding="utf-8")
     assert build_site.title_and_summary(path) == ("42 · A title", "First sentence, on two lines.")

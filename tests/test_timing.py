@@ -6,6 +6,7 @@ from bnlib.lab.timing import interleaved_times, median_speedups
 
 class FakeClock:
     """Advances by the cost of whatever ran since the last reading."""
+
     def __init__(self):
         self.now = 0.0
 
@@ -20,12 +21,13 @@ def test_times_are_per_call_and_interleaved():
         def f():
             order.append(name)
             clock.now += cost
+
         return f
 
     times = interleaved_times({"slow": make("slow", 3.0), "fast": make("fast", 1.0)}, rounds=4, calls=2, clock=clock)
     assert set(times) == {"slow", "fast"} and times["slow"].shape == (4,)
     assert np.allclose(times["slow"], 3.0) and np.allclose(times["fast"], 1.0)
-    assert order == ["slow", "slow", "fast", "fast"] * 4              # every round times both
+    assert order == ["slow", "slow", "fast", "fast"] * 4  # every round times both
 
 
 def test_median_ignores_a_slow_round():

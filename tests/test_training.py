@@ -1,4 +1,5 @@
 """Tests for bnlib.lab.training: batching, determinism, evaluation schedule, divergence."""
+
 import random
 
 import numpy as np
@@ -11,7 +12,6 @@ from bnlib.lab.models import MLPConfig, build_mlp
 from bnlib.lab.training import History, TrainConfig, accuracy, minibatches, seed_everything, train
 
 
-
 @pytest.fixture(scope="module")
 def digits():
     return load_digits_split()
@@ -19,7 +19,7 @@ def digits():
 
 def test_minibatches_sample_each_epoch_without_replacement():
     batches = minibatches(10, 3, torch.Generator().manual_seed(0))
-    epoch = [next(batches) for _ in range(3)]                   # 3 full batches, 1 example dropped
+    epoch = [next(batches) for _ in range(3)]  # 3 full batches, 1 example dropped
     assert all(b.shape == (3,) for b in epoch)
     assert len(torch.cat(epoch).unique()) == 9
     with pytest.raises(ValueError):
@@ -46,9 +46,10 @@ def test_same_seeds_same_history(digits):
     def run(train_seed):
         model = build_mlp(MLPConfig(norm="bn"), seed=0)
         return train(model, digits, TrainConfig(steps=60, lr=0.1, eval_every=20, seed=train_seed))
+
     a, b, c = run(0), run(0), run(1)
     assert a == b
-    assert a.train_loss != c.train_loss                        # the seed sets the batch order
+    assert a.train_loss != c.train_loss  # the seed sets the batch order
 
 
 def test_tanh_mlp_learns_digits(digits):
@@ -62,6 +63,7 @@ def test_momentum_and_weight_decay_are_used(digits):
     def run(**kwargs):
         model = build_mlp(MLPConfig(), seed=0)
         return train(model, digits, TrainConfig(steps=5, lr=0.1, eval_every=5, **kwargs)).train_loss
+
     plain = run()
     assert run(momentum=0.9) != plain and run(weight_decay=0.1) != plain
 
@@ -69,7 +71,7 @@ def test_momentum_and_weight_decay_are_used(digits):
 def test_diverging_training_records_nan_without_crashing(digits):
     model = build_mlp(MLPConfig(), seed=0)
     with torch.no_grad():
-        model[0].weight[0, 0] = float("nan")                   # poison the network
+        model[0].weight[0, 0] = float("nan")  # poison the network
     history = train(model, digits, TrainConfig(steps=10, lr=0.1, eval_every=5))
     assert all(np.isnan(history.train_loss))
     assert len(history.test_accuracy) == 3 and all(0 <= a <= 1 for a in history.test_accuracy)
@@ -98,6 +100,7 @@ def test_bad_config():
 def test_seed_everything():
     def draws():
         return random.random(), np.random.rand(), torch.rand(1).item()
+
     seed_everything(5)
     first = draws()
     seed_everything(5)

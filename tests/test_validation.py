@@ -1,4 +1,5 @@
 """bnlib.validation: eps and momentum checked one way by every public function, with the documented exception types."""
+
 import numpy as np
 import pytest
 import torch
@@ -40,14 +41,19 @@ def test_eps_accepted_where_pytorch_accepts_it(name, eps):
 
 
 @pytest.mark.parametrize("name", TAKES_EPS)
-@pytest.mark.parametrize("eps, error, match", [
-    (True, TypeError, "eps must be a real number, got True"), (np.True_, TypeError, "eps must be a real number"),
-    ("1e-5", TypeError, "eps must be a real number, got '1e-5'"), (None, TypeError, "eps must be a real number"),
-    (0.0, ValueError, "eps must be a positive finite number, got 0.0"),
-    (-1e-5, ValueError, "eps must be a positive finite number, got -1e-05"),
-    (float("inf"), ValueError, "eps must be a positive finite number, got inf"),
-    (float("nan"), ValueError, "eps must be a positive finite number, got nan"),
-])
+@pytest.mark.parametrize(
+    "eps, error, match",
+    [
+        (True, TypeError, "eps must be a real number, got True"),
+        (np.True_, TypeError, "eps must be a real number"),
+        ("1e-5", TypeError, "eps must be a real number, got '1e-5'"),
+        (None, TypeError, "eps must be a real number"),
+        (0.0, ValueError, "eps must be a positive finite number, got 0.0"),
+        (-1e-5, ValueError, "eps must be a positive finite number, got -1e-05"),
+        (float("inf"), ValueError, "eps must be a positive finite number, got inf"),
+        (float("nan"), ValueError, "eps must be a positive finite number, got nan"),
+    ],
+)
 def test_eps_rejected(name, eps, error, match):
     with pytest.raises(error, match=match):
         TAKES_EPS[name](eps)
@@ -60,21 +66,25 @@ def test_momentum_accepted(name, momentum):
 
 
 @pytest.mark.parametrize("name", TAKES_MOMENTUM)
-@pytest.mark.parametrize("momentum, error, match", [
-    (True, TypeError, r"momentum must be a real number in \[0, 1\] or None, got True"),
-    ("0.1", TypeError, "momentum must be a real number"),
-    (-0.1, ValueError, r"momentum must be a number in \[0, 1\] or None, got -0.1"),
-    (1.5, ValueError, r"momentum must be a number in \[0, 1\] or None, got 1.5"),
-    (float("nan"), ValueError, r"momentum must be a number in \[0, 1\] or None, got nan"),
-    (float("inf"), ValueError, r"momentum must be a number in \[0, 1\] or None, got inf"),
-])
+@pytest.mark.parametrize(
+    "momentum, error, match",
+    [
+        (True, TypeError, r"momentum must be a real number in \[0, 1\] or None, got True"),
+        ("0.1", TypeError, "momentum must be a real number"),
+        (-0.1, ValueError, r"momentum must be a number in \[0, 1\] or None, got -0.1"),
+        (1.5, ValueError, r"momentum must be a number in \[0, 1\] or None, got 1.5"),
+        (float("nan"), ValueError, r"momentum must be a number in \[0, 1\] or None, got nan"),
+        (float("inf"), ValueError, r"momentum must be a number in \[0, 1\] or None, got inf"),
+    ],
+)
 def test_momentum_rejected(name, momentum, error, match):
     with pytest.raises(error, match=match):
         TAKES_MOMENTUM[name](momentum)
 
 
-@pytest.mark.parametrize("make", [lambda: bnlib.BatchNorm(True), lambda: bnlib.nn.BatchNorm(True),
-                                  lambda: bnlib.GroupNorm(True, 3)])
+@pytest.mark.parametrize(
+    "make", [lambda: bnlib.BatchNorm(True), lambda: bnlib.nn.BatchNorm(True), lambda: bnlib.GroupNorm(True, 3)]
+)
 def test_bool_counts_are_type_errors(make):
     with pytest.raises(TypeError, match="must be an integer, got True"):
         make()

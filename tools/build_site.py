@@ -9,6 +9,7 @@ index lists each lesson with a one-line summary taken from the notebook itself (
 heading, and the first sentence of the paragraph under it), so a new lesson needs no edit here.
 ``GLOSSARY.md`` at the repository root, if present, becomes the last page.
 """
+
 import argparse
 import json
 import re
@@ -53,11 +54,19 @@ def index_page(paths: list[Path]) -> str:
     for path in paths:
         title, summary = title_and_summary(path)
         rows.append(f"| [{title}]({path.name}) | {summary.replace('|', '&#124;')} |")
-    return "\n".join([
-        "# Batch Normalization, hands-on", "",
-        "A numbered series of Jupyter notebooks that teaches Batch Normalization from first principles. "
-        "Every page is a notebook as committed, with the outputs of its last run.", "",
-        "| lesson | what it is about |", "|---|---|", *rows, ""])
+    return "\n".join(
+        [
+            "# Batch Normalization, hands-on",
+            "",
+            "A numbered series of Jupyter notebooks that teaches Batch Normalization from first principles. "
+            "Every page is a notebook as committed, with the outputs of its last run.",
+            "",
+            "| lesson | what it is about |",
+            "|---|---|",
+            *rows,
+            "",
+        ]
+    )
 
 
 def stage(paths: list[Path], staging: Path) -> None:
@@ -69,7 +78,7 @@ def stage(paths: list[Path], staging: Path) -> None:
     toc = ["format: jb-book", "root: index", "chapters:", *[f"- file: {p.stem}" for p in paths]]
     glossary = ROOT / "GLOSSARY.md"
     if glossary.exists():
-        text = glossary.read_text(encoding="utf-8").replace("](notebooks/", "](")   # lessons sit beside it
+        text = glossary.read_text(encoding="utf-8").replace("](notebooks/", "](")  # lessons sit beside it
         (staging / "glossary.md").write_text(text, encoding="utf-8")
         toc.append("- file: glossary")
     (staging / "_toc.yml").write_text("\n".join(toc) + "\n", encoding="utf-8")
@@ -85,8 +94,18 @@ def build(out: Path, paths: list[Path] | None = None) -> Path:
         staging = Path(tmp) / "book"
         staging.mkdir()
         stage(paths, staging)
-        command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
-                   "build", str(staging), "--path-output", str(out), "--builder", "html", "--quiet"]
+        command = [
+            sys.executable,
+            "-c",
+            "from jupyter_book.cli.main import main; main()",
+            "build",
+            str(staging),
+            "--path-output",
+            str(out),
+            "--builder",
+            "html",
+            "--quiet",
+        ]
         subprocess.run(command, check=True)
     html = out / "_build" / "html"
     if not (html / "index.html").exists():

@@ -11,6 +11,7 @@ writes a copy of every lesson into ``DIR`` with ``SEEDS`` replaced by the lesson
 ``BNLIB_SPLIT_SEED=1`` and checks that every assert still holds (outputs are not compared).
 ``benchmarks/seed_sweep.py`` and ``benchmarks/time_notebooks.py`` use :func:`execute`.
 """
+
 import argparse
 import ast
 import json
@@ -62,7 +63,7 @@ def seed_group(notebook: dict, group: int) -> tuple[int, ...]:
 
 def with_seeds(notebook: dict, seeds: tuple[int, ...]) -> dict:
     """A copy of ``notebook`` whose ``SEEDS = (...)`` line says ``seeds``, outputs cleared."""
-    seeds_of(notebook)                                    # exactly one well-formed line
+    seeds_of(notebook)  # exactly one well-formed line
     copy = json.loads(json.dumps(notebook))
     for cell in copy["cells"]:
         if cell["cell_type"] != "code":
@@ -84,12 +85,13 @@ def execute(notebook: dict, env: dict | None = None, timeout: int = 1800) -> tup
     import nbformat
     from nbclient import NotebookClient
 
-    node = nbformat.reads(json.dumps(notebook), as_version=4)     # sources as strings, as nbclient expects
+    node = nbformat.reads(json.dumps(notebook), as_version=4)  # sources as strings, as nbclient expects
     saved = {k: os.environ.get(k) for k in (env or {})}
-    os.environ.update(env or {})                          # the kernel inherits this environment
+    os.environ.update(env or {})  # the kernel inherits this environment
     try:
-        client = NotebookClient(node, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(NOTEBOOKS)}})
+        client = NotebookClient(
+            node, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+        )
         start = time.perf_counter()
         client.execute()
         return node, time.perf_counter() - start
@@ -108,8 +110,10 @@ def write_variants(out: Path, group: int) -> list[Path]:
     for path in lesson_paths():
         notebook = read(path)
         target = out / path.name
-        target.write_text(json.dumps(with_seeds(notebook, seed_group(notebook, group)), indent=1,
-                                     ensure_ascii=False) + "\n", encoding="utf-8")
+        target.write_text(
+            json.dumps(with_seeds(notebook, seed_group(notebook, group)), indent=1, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
         written.append(target)
     return written
 

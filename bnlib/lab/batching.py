@@ -5,6 +5,7 @@ of shape ``(batch_size,)``; :data:`BATCH_ORDERS` names them, and
 :func:`bnlib.lab.vectorized.train_together` takes the name. An epoch always visits every example
 at most once and drops the incomplete last batch, so every batch has ``batch_size`` examples.
 """
+
 from collections.abc import Callable, Iterator
 
 import torch
@@ -21,8 +22,9 @@ def shuffled_batches(labels: torch.Tensor, batch_size: int, generator: torch.Gen
     return minibatches(len(labels), batch_size, generator)
 
 
-def class_sorted_batches(labels: torch.Tensor, batch_size: int, generator: torch.Generator,
-                         shuffle_batches: bool = True) -> Iterator[torch.Tensor]:
+def class_sorted_batches(
+    labels: torch.Tensor, batch_size: int, generator: torch.Generator, shuffle_batches: bool = True
+) -> Iterator[torch.Tensor]:
     """Batches cut from the training set sorted by class: almost every batch holds one class only.
 
     Each epoch: the examples of each class in a fresh random order, the classes one after the
@@ -42,14 +44,14 @@ def class_sorted_batches(labels: torch.Tensor, batch_size: int, generator: torch
     n = len(labels)
     if not 1 <= batch_size <= n:
         raise ValueError(f"batch_size must be between 1 and the {n} training examples, got {batch_size}")
-    classes = torch.unique(labels)                                       # sorted
+    classes = torch.unique(labels)  # sorted
     while True:
         parts = []
         for c in classes:
-            members = torch.nonzero(labels == c).flatten()               # (n_c,)
+            members = torch.nonzero(labels == c).flatten()  # (n_c,)
             parts.append(members[torch.randperm(len(members), generator=generator)])
-        order = torch.cat(parts)                                         # (n,) sorted by class
-        batches = [order[s:s + batch_size] for s in range(0, n - batch_size + 1, batch_size)]
+        order = torch.cat(parts)  # (n,) sorted by class
+        batches = [order[s : s + batch_size] for s in range(0, n - batch_size + 1, batch_size)]
         visit = torch.randperm(len(batches), generator=generator) if shuffle_batches else range(len(batches))
         for b in visit:
             yield batches[int(b)]
@@ -59,6 +61,7 @@ BATCH_ORDERS: dict[str, Callable[..., Iterator[torch.Tensor]]] = {
     "shuffled": shuffled_batches,
     "by_class": class_sorted_batches,
     "by_class_in_order": lambda labels, batch_size, generator: class_sorted_batches(
-        labels, batch_size, generator, shuffle_batches=False),
+        labels, batch_size, generator, shuffle_batches=False
+    ),
 }
 """The batch orders by name: ``(labels, batch_size, generator) -> iterator of (batch_size,) indices``."""

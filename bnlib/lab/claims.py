@@ -16,6 +16,7 @@ raise, so a sweep sees every claim of a lesson even where an early one fails.
 Exact checks (two implementations agree to 1e-12, a count is 3) stay plain ``assert``\ s: they are
 not statistics and need no sweep.
 """
+
 import math
 import operator
 import os
@@ -47,6 +48,5 @@ def claim(statement: str, value, op: str, bound) -> bool:
     held = not math.isnan(value) and OPERATORS[op](value, bound)
     RECORD.append({"statement": statement, "value": value, "op": op, "bound": bound, "held": held})
     if not held and os.environ.get("BNLIB_CLAIMS") != "record":
-        raise AssertionError(f"claim does not hold: {statement}: measured {value:.6g}, "
-                             f"expected {op} {bound:.6g}")
+        raise AssertionError(f"claim does not hold: {statement}: measured {value:.6g}, expected {op} {bound:.6g}")
     return held

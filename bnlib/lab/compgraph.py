@@ -5,6 +5,7 @@ the local derivative :math:`\\partial b / \\partial a` that the backward pass mu
 helper writes it (in red) beside the edge, the way Kratzert's post annotates its graph. Nodes used
 twice (where backward gradients add) and learnable parameters get their own colours.
 """
+
 from collections.abc import Iterable, Mapping
 
 from matplotlib.axes import Axes
@@ -13,9 +14,17 @@ from matplotlib.patches import FancyBboxPatch
 FORK, VALUE, PARAM = "#f4c7a1", "#d9e8f5", "#dff0d8"
 
 
-def draw_graph(ax: Axes, nodes: Mapping[str, tuple], edges: Iterable[tuple], *, forks: Iterable[str] = (),
-               params: Iterable[str] = (), local_grads: Mapping[tuple, str] | None = None,
-               box: tuple = (1.4, 0.56), title: str | None = None) -> Axes:
+def draw_graph(
+    ax: Axes,
+    nodes: Mapping[str, tuple],
+    edges: Iterable[tuple],
+    *,
+    forks: Iterable[str] = (),
+    params: Iterable[str] = (),
+    local_grads: Mapping[tuple, str] | None = None,
+    box: tuple = (1.4, 0.56),
+    title: str | None = None,
+) -> Axes:
     """Draw nodes as boxes and edges as arrows; label edges with their local derivatives.
 
     Args:
@@ -47,14 +56,23 @@ def draw_graph(ax: Axes, nodes: Mapping[str, tuple], edges: Iterable[tuple], *, 
     for a, b in edges:
         (x0, y0, _), (x1, y1, _) = nodes[a], nodes[b]
         start = (x0 + w / 2 + 0.02 if x1 > x0 else x0, y0 + (h / 2 if y1 > y0 and x1 == x0 else 0))
-        end = (x1 - w / 2 - 0.02 if x1 > x0 else x1, y1 - (h / 2 + 0.02 if y1 > y0 and x1 == x0 else 0)
-               + (h / 2 + 0.02 if y1 < y0 and x1 == x0 else 0))
+        end = (
+            x1 - w / 2 - 0.02 if x1 > x0 else x1,
+            y1 - (h / 2 + 0.02 if y1 > y0 and x1 == x0 else 0) + (h / 2 + 0.02 if y1 < y0 and x1 == x0 else 0),
+        )
         ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color="k", lw=1.2))
-        if (a, b) in local_grads:                 # above a horizontal edge, beside a sloped or vertical one
+        if (a, b) in local_grads:  # above a horizontal edge, beside a sloped or vertical one
             mx, my = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
             pos, align = ((mx, y0 + h / 2 + 0.06), "center") if y0 == y1 else ((mx + 0.12, my), "left")
-            ax.text(*pos, local_grads[(a, b)], color="C3", ha=align, va="bottom" if y0 == y1 else "center",
-                    fontsize=9, bbox=dict(fc="white", ec="none", alpha=0.8, pad=0.5))
+            ax.text(
+                *pos,
+                local_grads[(a, b)],
+                color="C3",
+                ha=align,
+                va="bottom" if y0 == y1 else "center",
+                fontsize=9,
+                bbox=dict(fc="white", ec="none", alpha=0.8, pad=0.5),
+            )
     xs = [p[0] for p in nodes.values()]
     ys = [p[1] for p in nodes.values()]
     ax.set(xlim=(min(xs) - w, max(xs) + w), ylim=(min(ys) - 1.0, max(ys) + 0.9))

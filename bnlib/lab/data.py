@@ -6,10 +6,10 @@ The split seed lives in one place, :data:`SPLIT_SEED`. It is 0 unless the enviro
 ``BNLIB_SPLIT_SEED`` says otherwise, so a whole lesson can be re-run on another train/test split
 without editing it (CI does that to check that every claim holds beyond one split).
 """
+
 import os
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
@@ -36,11 +36,13 @@ class Dataset:
             if x.dtype != torch.float32 or y.dtype != torch.int64:
                 raise TypeError(f"{name}: expected x float32 and y int64, got {x.dtype} and {y.dtype}")
             if x.dim() != 2 or y.dim() != 1 or x.shape[0] != y.shape[0]:
-                raise ValueError(f"{name}: expected x (n, features) and y (n,), got {tuple(x.shape)} "
-                                 f"and {tuple(y.shape)}")
+                raise ValueError(
+                    f"{name}: expected x (n, features) and y (n,), got {tuple(x.shape)} and {tuple(y.shape)}"
+                )
         if self.x_train.shape[1] != self.x_test.shape[1]:
-            raise ValueError(f"train and test have different feature counts: "
-                             f"{self.x_train.shape[1]} and {self.x_test.shape[1]}")
+            raise ValueError(
+                f"train and test have different feature counts: {self.x_train.shape[1]} and {self.x_test.shape[1]}"
+            )
 
     @property
     def num_features(self) -> int:
@@ -66,9 +68,9 @@ def standardize(x_train: torch.Tensor, x_test: torch.Tensor) -> tuple[torch.Tens
     Returns:
         ``(x_train', x_test')`` with the same shapes and dtypes.
     """
-    mean = x_train.mean(dim=0)                                   # (features,)
-    std = x_train.std(dim=0, correction=0)                     # (features,)
-    scale = torch.where(std > 0, std, torch.ones_like(std))     # (features,)
+    mean = x_train.mean(dim=0)  # (features,)
+    std = x_train.std(dim=0, correction=0)  # (features,)
+    scale = torch.where(std > 0, std, torch.ones_like(std))  # (features,)
     return (x_train - mean) / scale, (x_test - mean) / scale
 
 
@@ -92,8 +94,7 @@ def load_digits_split(test_fraction: float = 0.25, seed: int | None = None) -> D
         seed = SPLIT_SEED
     digits = load_digits()
     x_train, x_test, y_train, y_test = train_test_split(
-        digits.data, digits.target, test_size=test_fraction, random_state=seed, stratify=digits.target)
-    x_train, x_test = standardize(torch.tensor(x_train, dtype=torch.float32),
-                                  torch.tensor(x_test, dtype=torch.float32))
-    return Dataset(x_train, torch.tensor(y_train, dtype=torch.int64),
-                   x_test, torch.tensor(y_test, dtype=torch.int64))
+        digits.data, digits.target, test_size=test_fraction, random_state=seed, stratify=digits.target
+    )
+    x_train, x_test = standardize(torch.tensor(x_train, dtype=torch.float32), torch.tensor(x_test, dtype=torch.float32))
+    return Dataset(x_train, torch.tensor(y_train, dtype=torch.int64), x_test, torch.tensor(y_test, dtype=torch.int64))

@@ -13,6 +13,7 @@ averaged gradient is the gradient of the mean loss over the global batch, so:
 :func:`simulate` is the one-process equivalent, cheap enough for a sweep over seeds. Both return
 the same :class:`dict` so a lesson can compare them.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,21 +32,22 @@ from .training import minibatches
 class DataParallelConfig:
     """One data-parallel run: ``processes`` shares of each ``global_batch``; synchronised BN or not."""
 
-    processes: int                     # P
-    global_batch: int = 64             # rows per step over all processes; a multiple of P
-    sync: bool = True                  # synchronised statistics (else per-process, "ghost")
+    processes: int  # P
+    global_batch: int = 64  # rows per step over all processes; a multiple of P
+    sync: bool = True  # synchronised statistics (else per-process, "ghost")
     steps: int = 300
     lr: float = 0.1
-    seed: int = 0                      # model initialisation and batch order
+    seed: int = 0  # model initialisation and batch order
     hidden: tuple[int, ...] = (100, 100)
     activation: type[nn.Module] = nn.ReLU
-    double: bool = False               # float64, to compare the real and simulated runs exactly
-    eval_every: int = 0                # also record test accuracy every this many steps (0: at the end only)
+    double: bool = False  # float64, to compare the real and simulated runs exactly
+    eval_every: int = 0  # also record test accuracy every this many steps (0: at the end only)
 
     def __post_init__(self):
         if self.processes < 1 or self.global_batch % self.processes:
-            raise ValueError(f"global_batch {self.global_batch} must be a positive multiple of "
-                             f"processes {self.processes}")
+            raise ValueError(
+                f"global_batch {self.global_batch} must be a positive multiple of processes {self.processes}"
+            )
         if self.global_batch // self.processes < 2 and self.sync is False:
             raise ValueError("per-process BN needs at least 2 rows per process")
 
@@ -86,9 +88,13 @@ def _run(config, model, x_train, y_train, x_test, y_test, rows, average) -> dict
         losses.append(loss.item())
         if config.eval_every and step % config.eval_every == 0:
             curve.append(_accuracy(model, x_test, y_test))
-    return {"losses": np.array(losses), "test_accuracy": _accuracy(model, x_test, y_test),
-            "train_accuracy": _accuracy(model, x_train, y_train), "curve": np.array(curve),
-            "state": {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}}
+    return {
+        "losses": np.array(losses),
+        "test_accuracy": _accuracy(model, x_test, y_test),
+        "train_accuracy": _accuracy(model, x_train, y_train),
+        "curve": np.array(curve),
+        "state": {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()},
+    }
 
 
 def train_worker(rank, world_size, x_train, y_train, x_test, y_test, config: DataParallelConfig) -> dict:
@@ -105,12 +111,12 @@ def train_worker(rank, world_size, x_train, y_train, x_test, y_test, config: Dat
     share = config.global_batch // world_size
     log, original = [], dist.all_reduce
 
-    def counting_all_reduce(tensor, *args, **kwargs):              # record what crosses the network
+    def counting_all_reduce(tensor, *args, **kwargs):  # record what crosses the network
         log.append(tensor.numel() * tensor.element_size())
         return original(tensor, *args, **kwargs)
 
     def average(model):
-        for p in model.parameters():                               # the data-parallel gradient sum
+        for p in model.parameters():  # the data-parallel gradient sum
             dist.all_reduce(p.grad)
             p.grad /= world_size
         if not collectives:
@@ -119,8 +125,16 @@ def train_worker(rank, world_size, x_train, y_train, x_test, y_test, config: Dat
     collectives: list[int] = []
     dist.all_reduce = counting_all_reduce
     try:
-        result = _run(config, model, x_train, y_train, x_test, y_test,
-                      lambda index: index[rank * share:(rank + 1) * share], average)
+        result = _run(
+            config,
+            model,
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            lambda index: index[rank * share : (rank + 1) * share],
+            average,
+        )
     finally:
         dist.all_reduce = original
     result["collectives"] = collectives

@@ -23,6 +23,7 @@ Statistics are lists with one ``(mean, var)`` pair per BN layer, in order, float
 The models are ``nn.Sequential`` of ``Linear``, activations and BN layers (``bnlib.nn.BatchNorm``
 or ``torch.nn.BatchNorm1d``), as :func:`bnlib.lab.models.build_mlp` builds them.
 """
+
 import copy
 from dataclasses import dataclass, field
 
@@ -61,7 +62,7 @@ def exact_statistics(model: nn.Sequential, x: torch.Tensor) -> list[tuple[np.nda
     stats, h = [], x
     for layer in model:
         if isinstance(layer, BN_TYPES):
-            mean, var = batch_statistics(h.double().numpy())                 # (C,), (C,)
+            mean, var = batch_statistics(h.double().numpy())  # (C,), (C,)
             stats.append((mean, var))
             h = _normalise(layer, h, mean, var)
         else:
@@ -73,13 +74,14 @@ def _batches(x: torch.Tensor, batch_size: int, seed: int) -> list[torch.Tensor]:
     """One shuffled pass over ``x`` in batches of ``batch_size`` (the incomplete last batch dropped)."""
     if not 2 <= batch_size <= len(x):
         raise ValueError(f"batch_size must be in [2, {len(x)}], got {batch_size}")
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))   # (n,)
-    return [x[order[s:s + batch_size]] for s in range(0, len(x) - batch_size + 1, batch_size)]
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))  # (n,)
+    return [x[order[s : s + batch_size]] for s in range(0, len(x) - batch_size + 1, batch_size)]
 
 
 @torch.no_grad()
-def calibration_statistics(model: nn.Sequential, x: torch.Tensor, batch_size: int, seed: int,
-                           layerwise: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+def calibration_statistics(
+    model: nn.Sequential, x: torch.Tensor, batch_size: int, seed: int, layerwise: bool = False
+) -> list[tuple[np.ndarray, np.ndarray]]:
     r"""Per-batch mean :math:`\mu_B` and biased variance :math:`\sigma^2_B` of every BN layer's input in one
     shuffled pass over ``x`` with frozen weights; each is ``(K, C)`` for ``K = n // batch_size`` batches.
 
@@ -94,7 +96,7 @@ def calibration_statistics(model: nn.Sequential, x: torch.Tensor, batch_size: in
             hs = [layer(h) for h in hs]
             continue
         means, variances = (np.stack(v) for v in zip(*(batch_statistics(h.double().numpy()) for h in hs)))
-        stats.append((means, variances))                                      # (K, C) each
+        stats.append((means, variances))  # (K, C) each
         if layerwise:
             mean, var = population_statistics(means, variances, batch_size)
             hs = [_normalise(layer, h, mean, var) for h in hs]
@@ -103,11 +105,14 @@ def calibration_statistics(model: nn.Sequential, x: torch.Tensor, batch_size: in
     return stats
 
 
-def precise_statistics(model: nn.Sequential, x: torch.Tensor, batch_size: int, seed: int,
-                       layerwise: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+def precise_statistics(
+    model: nn.Sequential, x: torch.Tensor, batch_size: int, seed: int, layerwise: bool = False
+) -> list[tuple[np.ndarray, np.ndarray]]:
     r"""Algorithm 2 over one calibration pass: :math:`\mathrm{E}_B[\mu_B]`, :math:`\frac{m}{m-1}\mathrm{E}_B[\sigma^2_B]`."""
-    return [population_statistics(means, variances, batch_size)
-            for means, variances in calibration_statistics(model, x, batch_size, seed, layerwise)]
+    return [
+        population_statistics(means, variances, batch_size)
+        for means, variances in calibration_statistics(model, x, batch_size, seed, layerwise)
+    ]
 
 
 def stored_statistics(model: nn.Module) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -133,8 +138,9 @@ def to_torch_batchnorm(model: nn.Sequential) -> nn.Sequential:
     layers = []
     for layer in model:
         if isinstance(layer, BatchNorm):
-            torch_bn = nn.BatchNorm1d(layer.num_features, eps=layer.eps, momentum=layer.momentum,
-                                      dtype=layer.running_mean.dtype)
+            torch_bn = nn.BatchNorm1d(
+                layer.num_features, eps=layer.eps, momentum=layer.momentum, dtype=layer.running_mean.dtype
+            )
             torch_bn.load_state_dict(layer.state_dict())
             layer = torch_bn.train(layer.training)
         layers.append(copy.deepcopy(layer))
@@ -163,8 +169,9 @@ class TrackedRun:
     torch_running: list = field(default_factory=list)
 
 
-def train_and_track(model: nn.Sequential, data: Dataset, config: TrainConfig, every: int,
-                    torch_momentum=0.1) -> TrackedRun:
+def train_and_track(
+    model: nn.Sequential, data: Dataset, config: TrainConfig, every: int, torch_momentum=0.1
+) -> TrackedRun:
     """Train ``model`` in place exactly like :func:`bnlib.lab.training.train` (same batches, plain or
     momentum SGD) and record every step's BN batch statistics; every ``every`` steps also the exact
     and precise-BN statistics (calibration pass seeded by the step number). See :class:`TrackedRun`.
@@ -173,25 +180,27 @@ def train_and_track(model: nn.Sequential, data: Dataset, config: TrainConfig, ev
         raise ValueError(f"every must be >= 1, got {every}")
     bns = bn_layers(model)
     shadows = [nn.BatchNorm1d(bn.num_features, eps=bn.eps, momentum=torch_momentum).double() for bn in bns]
-    seen = [[] for _ in bns]                                        # per layer: [(mean, var)] per step
+    seen = [[] for _ in bns]  # per layer: [(mean, var)] per step
 
     def record(index):
         def hook(bn, inputs, output):
             if bn.training:
-                h = inputs[0].detach()                              # (m, C)
+                h = inputs[0].detach()  # (m, C)
                 seen[index].append(batch_statistics(h.double().numpy()))
-                shadows[index](h.double())                          # PyTorch's own running update
+                shadows[index](h.double())  # PyTorch's own running update
+
         return hook
 
     hooks = [bn.register_forward_hook(record(i)) for i, bn in enumerate(bns)]
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
     batches = minibatches(len(data.y_train), config.batch_size, torch.Generator().manual_seed(config.seed))
     run = TrackedRun([], [], np.arange(every, config.steps + 1, every))
     model.train()
     try:
         for step in range(1, config.steps + 1):
-            index = next(batches)                                   # (batch_size,)
+            index = next(batches)  # (batch_size,)
             loss = F.cross_entropy(model(data.x_train[index]), data.y_train[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -203,7 +212,7 @@ def train_and_track(model: nn.Sequential, data: Dataset, config: TrainConfig, ev
     finally:
         for hook in hooks:
             hook.remove()
-    run.batch_means = [np.stack([mean for mean, _ in layer]) for layer in seen]    # (T, C) each
+    run.batch_means = [np.stack([mean for mean, _ in layer]) for layer in seen]  # (T, C) each
     run.batch_vars = [np.stack([var for _, var in layer]) for layer in seen]
     run.torch_running = [(s.running_mean.numpy().copy(), s.running_var.numpy().copy()) for s in shadows]
     return run

@@ -18,6 +18,7 @@ forward and one backward pass, without touching any parameter's ``.grad``;
 A small :math:`\|\partial L/\partial W^{[1]}\|` can mean a small error signal or small inputs
 :math:`a^{[0]}`; :math:`\|\delta^{[l]}\|` separates the two.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,10 +58,12 @@ class BackpropSignals:
 
 def _capture_inputs(model: nn.Module, captured: list):
     """Forward pre-hooks that store (and pass on) a private copy of each activation's input."""
+
     def hook(module, inputs):
-        z = inputs[0].clone()          # a node of its own, the z whose gradient is delta
+        z = inputs[0].clone()  # a node of its own, the z whose gradient is delta
         captured.append(z)
-        return (z.clone(),)            # the activation gets a copy: an in-place one cannot overwrite z
+        return (z.clone(),)  # the activation gets a copy: an in-place one cannot overwrite z
+
     activations = [m for m in model.modules() if isinstance(m, ACTIVATIONS)]
     if not activations:
         raise ValueError("the model has no nn.Sigmoid, nn.Tanh or nn.ReLU module")
@@ -91,8 +94,9 @@ def backprop_signals(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Back
     weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
     grads = torch.autograd.grad(loss, captured + weights)
     k = len(captured)
-    return BackpropSignals(z=[z.detach() for z in captured], delta=list(grads[:k]),
-                           weight_grad=list(grads[k:]), loss=loss.item())
+    return BackpropSignals(
+        z=[z.detach() for z in captured], delta=list(grads[:k]), weight_grad=list(grads[k:]), loss=loss.item()
+    )
 
 
 @torch.no_grad()

@@ -19,6 +19,7 @@ Three tools for lesson 08, each the plumbing behind one measurement whose formul
 current batch before chosen updates. Probes work on deep copies: the trained model, its BN running
 statistics and its noise are never changed by a measurement.
 """
+
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,18 +37,19 @@ from .training import History, TrainConfig, accuracy, minibatches
 class NoiseConfig:
     """Constants of the noise model (defaults: the values Santurkar et al. report for Algorithm 1)."""
 
-    n_mu: float = 0.5        # per-unit mean mu_j ~ U(-n_mu, n_mu), re-drawn every step
-    n_sigma: float = 1.25    # per-unit scale sigma_j ~ U(1, n_sigma), re-drawn every step
-    r_mu: float = 0.1        # per-value shift m_ij ~ U(mu_j - r_mu, mu_j + r_mu)
-    r_sigma: float = 0.1     # per-value scale s_ij ~ N(sigma_j, r_sigma^2)
+    n_mu: float = 0.5  # per-unit mean mu_j ~ U(-n_mu, n_mu), re-drawn every step
+    n_sigma: float = 1.25  # per-unit scale sigma_j ~ U(1, n_sigma), re-drawn every step
+    r_mu: float = 0.1  # per-value shift m_ij ~ U(mu_j - r_mu, mu_j + r_mu)
+    r_sigma: float = 0.1  # per-value scale s_ij ~ N(sigma_j, r_sigma^2)
 
     def __post_init__(self):
         if min(self.n_mu, self.r_mu, self.r_sigma) < 0 or self.n_sigma < 1:
             raise ValueError(f"need n_mu, r_mu, r_sigma >= 0 and n_sigma >= 1, got {self}")
 
 
-def draw_noise(shape: tuple[int, int], config: NoiseConfig,
-               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def draw_noise(
+    shape: tuple[int, int], config: NoiseConfig, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One step's noise for a batch of BN outputs of shape ``(m, C)``: ``(scale s, shift m)``, both ``(m, C)``.
 
     Per unit ``j``: ``mu_j ~ U(-n_mu, n_mu)``, ``sigma_j ~ U(1, n_sigma)``; per value ``(i, j)``:
@@ -56,10 +58,10 @@ def draw_noise(shape: tuple[int, int], config: NoiseConfig,
     if len(shape) != 2 or min(shape) < 1:
         raise ValueError(f"shape must be (m, C) with m, C >= 1, got {shape}")
     rows, units = shape
-    mu = (torch.rand(units, generator=generator) * 2 - 1) * config.n_mu                  # (C,)
-    sigma = 1 + torch.rand(units, generator=generator) * (config.n_sigma - 1)            # (C,)
-    shift = mu + (torch.rand(rows, units, generator=generator) * 2 - 1) * config.r_mu    # (m, C)
-    scale = sigma + torch.randn(rows, units, generator=generator) * config.r_sigma       # (m, C)
+    mu = (torch.rand(units, generator=generator) * 2 - 1) * config.n_mu  # (C,)
+    sigma = 1 + torch.rand(units, generator=generator) * (config.n_sigma - 1)  # (C,)
+    shift = mu + (torch.rand(rows, units, generator=generator) * 2 - 1) * config.r_mu  # (m, C)
+    scale = sigma + torch.randn(rows, units, generator=generator) * config.r_sigma  # (m, C)
     return scale, shift
 
 
@@ -81,7 +83,7 @@ class NoisyBatchNorm(nn.Module):
         self.bn = BatchNorm(num_features)
         self.config = config
         self.generator = torch.Generator().manual_seed(seed)
-        self.scale: torch.Tensor | None = None      # (m, C) current noise, None until drawn
+        self.scale: torch.Tensor | None = None  # (m, C) current noise, None until drawn
         self.shift: torch.Tensor | None = None
 
     def redraw(self, batch_size: int) -> None:
@@ -89,14 +91,16 @@ class NoisyBatchNorm(nn.Module):
         self.scale, self.shift = draw_noise((batch_size, self.bn.num_features), self.config, self.generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.bn(x)                                                   # (m, C)
+        y = self.bn(x)  # (m, C)
         if not self.training:
             return y
         if self.scale is None:
             self.redraw(x.shape[0])
         if self.scale.shape != y.shape:
-            raise ValueError(f"noise was drawn for a batch of shape {tuple(self.scale.shape)}, "
-                             f"got {tuple(y.shape)}: call redraw(batch_size) first")
+            raise ValueError(
+                f"noise was drawn for a batch of shape {tuple(self.scale.shape)}, "
+                f"got {tuple(y.shape)}: call redraw(batch_size) first"
+            )
         return self.scale.to(y.dtype) * y + self.shift.to(y.dtype)
 
 
@@ -134,8 +138,9 @@ def _flat_grad(parameters) -> torch.Tensor:
     return torch.cat([p.grad.reshape(-1) for p in parameters])
 
 
-def ics_gradients(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, lr: float,
-                  layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+def ics_gradients(
+    model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, lr: float, layer: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Santurkar et al.'s Definition 2.1 for the weights of linear layer ``layer`` (0-based, >= 1).
 
     ``G``: gradient of the cross-entropy on ``(x, y)`` with respect to that layer's weight, at the
@@ -154,7 +159,7 @@ def ics_gradients(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, lr: fl
     cut = positions[layer]
     preceding = [p for module in work[:cut] for p in module.parameters()]
     F.cross_entropy(work(x), y).backward()
-    g = work[cut].weight.grad.reshape(-1).clone()                         # (out * in,)
+    g = work[cut].weight.grad.reshape(-1).clone()  # (out * in,)
     with torch.no_grad():
         for p in preceding:
             p -= lr * p.grad
@@ -191,8 +196,8 @@ def gradient_line(model: nn.Module, x: torch.Tensor, y: torch.Tensor, step_sizes
     loss0 = F.cross_entropy(base(x), y)
     loss0.backward()
     params = list(base.parameters())
-    grad0 = _flat_grad(params)                                              # (P,)
-    moved = copy.deepcopy(base)                                             # one copy, moved to each point
+    grad0 = _flat_grad(params)  # (P,)
+    moved = copy.deepcopy(base)  # one copy, moved to each point
     moved_params = list(moved.parameters())
     losses, grads = [], []
     for eta in step_sizes.tolist():
@@ -207,13 +212,18 @@ def gradient_line(model: nn.Module, x: torch.Tensor, y: torch.Tensor, step_sizes
     return LineProbe(step_sizes, loss0.item(), grad0, torch.tensor(losses, dtype=torch.float64), torch.stack(grads))
 
 
-def activation_inputs(model: nn.Sequential, x: torch.Tensor, activation: type[nn.Module] = nn.Sigmoid) -> list[torch.Tensor]:
+def activation_inputs(
+    model: nn.Sequential, x: torch.Tensor, activation: type[nn.Module] = nn.Sigmoid
+) -> list[torch.Tensor]:
     """The input of every ``activation`` module of ``model`` for the batch ``x``, in training mode
     (with the current noise), computed on a copy: a list of ``(N, units)`` tensors, one per layer."""
     work = copy.deepcopy(model).train()
     caught = []
-    hooks = [m.register_forward_pre_hook(lambda module, inputs: caught.append(inputs[0].detach()))
-             for m in work if isinstance(m, activation)]
+    hooks = [
+        m.register_forward_pre_hook(lambda module, inputs: caught.append(inputs[0].detach()))
+        for m in work
+        if isinstance(m, activation)
+    ]
     with torch.no_grad():
         work(x)
     for h in hooks:
@@ -231,8 +241,13 @@ class MomentRecorder:
     Use as a context manager or call :meth:`remove`.
     """
 
-    def __init__(self, model: nn.Module, activation: type[nn.Module] = nn.Sigmoid, unit: int = 0,
-                 levels: tuple[float, ...] = (15, 50, 85)):
+    def __init__(
+        self,
+        model: nn.Module,
+        activation: type[nn.Module] = nn.Sigmoid,
+        unit: int = 0,
+        levels: tuple[float, ...] = (15, 50, 85),
+    ):
         self.targets = [m for m in model.modules() if isinstance(m, activation)]
         if not self.targets:
             raise ValueError(f"the model has no {activation.__name__} module")
@@ -241,13 +256,12 @@ class MomentRecorder:
         self._hooks = [m.register_forward_pre_hook(self._hook) for m in self.targets]
 
     def _hook(self, module, inputs):
-        if module not in self.targets or not module.training:   # a probe's copy, or eval mode
+        if module not in self.targets or not module.training:  # a probe's copy, or eval mode
             return
-        z = inputs[0].detach()                                   # (N, units)
+        z = inputs[0].detach()  # (N, units)
         if module is self.targets[0]:
             self._rows.append([])
-        self._rows[-1].append((z.mean(dim=0), z.std(dim=0),
-                               torch.quantile(z[:, self.unit].double(), self.levels)))
+        self._rows[-1].append((z.mean(dim=0), z.std(dim=0), torch.quantile(z[:, self.unit].double(), self.levels)))
 
     def _stack(self, k: int):
         return torch.stack([torch.stack([layer[k] for layer in row]) for row in self._rows]).numpy()
@@ -285,8 +299,13 @@ class ProbedHistory(History):
     probes: list = field(default_factory=list)
 
 
-def train_probed(model: nn.Module, data: Dataset, config: TrainConfig, probe_every: int,
-                 probe: Callable[[nn.Module, torch.Tensor, torch.Tensor, int], object]) -> ProbedHistory:
+def train_probed(
+    model: nn.Module,
+    data: Dataset,
+    config: TrainConfig,
+    probe_every: int,
+    probe: Callable[[nn.Module, torch.Tensor, torch.Tensor, int], object],
+) -> ProbedHistory:
     """Plain mini-batch SGD on the cross-entropy, like :func:`bnlib.lab.training.train` (same batch
     order for the same ``config.seed``), with two additions: before every update the noise of every
     :class:`NoisyBatchNorm` is re-drawn, and before updates ``0, probe_every, 2 * probe_every, ...``
@@ -308,7 +327,7 @@ def train_probed(model: nn.Module, data: Dataset, config: TrainConfig, probe_eve
     history.eval_steps.append(0)
     history.test_accuracy.append(accuracy(model, data.x_test, data.y_test))
     for step in range(config.steps):
-        index = next(batches)                                                 # (batch_size,)
+        index = next(batches)  # (batch_size,)
         x, y = data.x_train[index], data.y_train[index]
         redraw_noise(model, len(index))
         if step % probe_every == 0:

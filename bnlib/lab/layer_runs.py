@@ -7,6 +7,7 @@ comparison needs the same three things after each training step :math:`t`: the o
 and ``running_var`` attributes (arrays of shape ``(C,)``, or one shared scalar, which is
 broadcast to ``(C,)`` so that a buggy layer can be compared with a correct one).
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ class Trace:
         outputs: ``(T, *batch_shape)``, the layer's output at every step.
         running_mean, running_var: ``(T, C)``, the running statistics after every step.
     """
+
     outputs: np.ndarray
     running_mean: np.ndarray
     running_var: np.ndarray
@@ -53,6 +55,7 @@ def feed(layer, batches, num_features: int | None = None) -> Trace:
     for x in batches:
         if is_torch:
             import torch
+
             y = layer(torch.as_tensor(x))
         else:
             y = layer(x)

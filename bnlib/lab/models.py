@@ -1,4 +1,5 @@
 """Multi-layer perceptrons for the experiments, with a choice of normalization layer (none, BN, LN, GN)."""
+
 from dataclasses import dataclass
 
 import torch
@@ -14,16 +15,17 @@ class MLPConfig:
     Each hidden width ``h`` gives ``Linear -> [norm(h)] -> activation``; a final ``Linear``
     maps to the class scores (logits). ``norm`` names the normalization layer placed before each
     activation: ``"none"``, ``"bn"`` (:class:`bnlib.nn.BatchNorm`), ``"ln"`` (layer norm over the
-    ``h`` units of each example, :class:`bnlib.nn.LayerNorm`) or ``"gn"`` (:class:`bnlib.nn.GroupNorm` with ``num_groups`` groups of units).
+    ``h`` units of each example, :class:`bnlib.nn.LayerNorm`) or ``"gn"`` (:class:`bnlib.nn.GroupNorm`
+    with ``num_groups`` groups of units).
     """
 
-    in_features: int = 64                           # 8x8 digits
-    hidden: tuple[int, ...] = (100, 100, 100)       # width of each hidden layer
-    out_features: int = 10                          # number of classes
-    activation: type[nn.Module] = nn.Sigmoid        # module class, e.g. nn.Sigmoid, nn.Tanh, nn.ReLU
-    norm: str = "none"                              # "none", "bn", "ln" or "gn", before each activation
-    num_groups: int = 4                             # groups of units for norm="gn"
-    init_std: float | None = None                   # None: PyTorch's default init; else W ~ N(0, init_std^2), b = 0
+    in_features: int = 64  # 8x8 digits
+    hidden: tuple[int, ...] = (100, 100, 100)  # width of each hidden layer
+    out_features: int = 10  # number of classes
+    activation: type[nn.Module] = nn.Sigmoid  # module class, e.g. nn.Sigmoid, nn.Tanh, nn.ReLU
+    norm: str = "none"  # "none", "bn", "ln" or "gn", before each activation
+    num_groups: int = 4  # groups of units for norm="gn"
+    init_std: float | None = None  # None: PyTorch's default init; else W ~ N(0, init_std^2), b = 0
 
 
 NORMS = {
@@ -51,7 +53,7 @@ def build_mlp(config: MLPConfig, seed: int) -> nn.Sequential:
         raise ValueError(f"init_std must be positive or None, got {config.init_std!r}")
     widths = [config.in_features, *config.hidden]
     layers: list[nn.Module] = []
-    with torch.random.fork_rng(devices=[]):          # PyTorch's default init draws from the global RNG
+    with torch.random.fork_rng(devices=[]):  # PyTorch's default init draws from the global RNG
         torch.manual_seed(seed)
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):
             layers.append(nn.Linear(fan_in, fan_out))

@@ -14,6 +14,7 @@ Workers for lesson 09 and its tests:
 - :func:`torch_sync_batchnorm_on_cpu`: what ``torch.nn.SyncBatchNorm`` says about CPU tensors.
 - :func:`call_each`: several of these in one group (processes are slow to start).
 """
+
 import os
 import socket
 import traceback
@@ -44,17 +45,16 @@ def _worker(fn, rank, world_size, port, timeout, queue, args):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo")
     torch.set_num_threads(1)
     try:
-        dist.init_process_group("gloo", rank=rank, world_size=world_size,
-                                timeout=timedelta(seconds=timeout))
+        dist.init_process_group("gloo", rank=rank, world_size=world_size, timeout=timedelta(seconds=timeout))
         queue.put((rank, True, fn(rank, world_size, *args)))
-    except BaseException:                                   # report, so the parent can raise it
+    except BaseException:  # report, so the parent can raise it
         queue.put((rank, False, traceback.format_exc()))
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
 
 
-STARTUP_SECONDS = 60.0   # allowed on top of ``timeout`` for a process to start and import torch
+STARTUP_SECONDS = 60.0  # allowed on top of ``timeout`` for a process to start and import torch
 
 
 def run_in_processes(fn, world_size: int, *args, timeout: float = 120.0) -> list:
@@ -73,19 +73,21 @@ def run_in_processes(fn, world_size: int, *args, timeout: float = 120.0) -> list
     context = mp.get_context("spawn")
     queue = context.Queue()
     port = _free_port()
-    processes = [context.Process(target=_worker, args=(fn, rank, world_size, port, timeout, queue, args),
-                                 daemon=True) for rank in range(world_size)]
+    processes = [
+        context.Process(target=_worker, args=(fn, rank, world_size, port, timeout, queue, args), daemon=True)
+        for rank in range(world_size)
+    ]
     results, failures = {}, []
     try:
         for p in processes:
             p.start()
         for _ in range(world_size):
-            try:                                            # + time to start Python and import torch
+            try:  # + time to start Python and import torch
                 rank, ok, value = queue.get(timeout=timeout + STARTUP_SECONDS)
-            except Exception:                               # queue.Empty: someone hangs
+            except Exception:  # queue.Empty: someone hangs
                 failures.append(f"no answer within {timeout + STARTUP_SECONDS:.0f} s")
                 break
-            if not ok:                                      # the others may now wait for ever: stop them
+            if not ok:  # the others may now wait for ever: stop them
                 failures.append(f"rank {rank}:\n{value}")
                 break
             results[rank] = value
@@ -108,7 +110,7 @@ def run_in_processes(fn, world_size: int, *args, timeout: float = 120.0) -> list
 def _share(values: np.ndarray, rank: int, sizes: list[int]) -> np.ndarray:
     """Rows ``sum(sizes[:rank]) : sum(sizes[:rank + 1])`` of ``values``: this process's share."""
     start = sum(sizes[:rank])
-    return values[start:start + sizes[rank]]
+    return values[start : start + sizes[rank]]
 
 
 def sync_bn_step(rank, world_size, x, dy, sizes, weight, bias, momentum=0.1, naive=False):
@@ -131,7 +133,7 @@ def sync_bn_step(rank, world_size, x, dy, sizes, weight, bias, momentum=0.1, nai
         layer.weight.copy_(torch.from_numpy(weight))
         layer.bias.copy_(torch.from_numpy(bias))
     share = torch.from_numpy(_share(x, rank, sizes)).requires_grad_()
-    if naive:                                                  # the statistics with the bug
+    if naive:  # the statistics with the bug
         mean, var, _ = sync_batch_statistics(share, reduce=naive_all_reduce_sum)
         shape = (1, -1) + (1,) * (share.dim() - 2)
         y = (share - mean.reshape(shape)) / torch.sqrt(var.reshape(shape) + layer.eps)
@@ -139,10 +141,15 @@ def sync_bn_step(rank, world_size, x, dy, sizes, weight, bias, momentum=0.1, nai
     else:
         y = layer(share)
     y.backward(torch.from_numpy(_share(dy, rank, sizes)))
-    return {"y": y.detach().numpy(), "dx": share.grad.numpy(), "dweight": layer.weight.grad.numpy(),
-            "dbias": layer.bias.grad.numpy(), "running_mean": layer.running_mean.numpy(),
-            "running_var": layer.running_var.numpy(),
-            "num_batches_tracked": int(layer.num_batches_tracked)}
+    return {
+        "y": y.detach().numpy(),
+        "dx": share.grad.numpy(),
+        "dweight": layer.weight.grad.numpy(),
+        "dbias": layer.bias.grad.numpy(),
+        "running_mean": layer.running_mean.numpy(),
+        "running_var": layer.running_var.numpy(),
+        "num_batches_tracked": int(layer.num_batches_tracked),
+    }
 
 
 def call_each(rank, world_size, calls):

@@ -12,6 +12,7 @@ module holds the measures it answers them with:
 - :func:`random_direction` and :func:`module_outputs`: the plumbing of those experiments (a seeded
   perturbation of a given size; the outputs of every module of one type, caught with hooks).
 """
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -70,7 +71,7 @@ def moment_shift(before: Sequence[torch.Tensor], after: Sequence[torch.Tensor]) 
     _check_pairs(before, after)
     location, scale = [], []
     for a0, a1 in zip(before, after):
-        sd0, sd1 = a0.std(dim=0, unbiased=False), a1.std(dim=0, unbiased=False)      # (units,)
+        sd0, sd1 = a0.std(dim=0, unbiased=False), a1.std(dim=0, unbiased=False)  # (units,)
         if bool((sd0 == 0).any()):
             raise ValueError("a unit is constant over the batch before the perturbation: its shift is undefined")
         location.append(((a1.mean(dim=0) - a0.mean(dim=0)).abs() / sd0).median().item())
@@ -101,11 +102,11 @@ def drift(unit_percentiles: np.ndarray, start: int = 0) -> tuple[np.ndarray, np.
         raise ValueError(f"unit_percentiles must be (steps, units, 3), got {p.shape}")
     if not 0 <= start < p.shape[0]:
         raise ValueError(f"start must index one of the {p.shape[0]} recordings, got {start}")
-    width = p[:, :, 2] - p[:, :, 0]                                                  # (steps, units)
+    width = p[:, :, 2] - p[:, :, 0]  # (steps, units)
     if np.any(width[-1] <= 0):
         raise ValueError("a unit has zero final width (85th = 15th percentile): drift is undefined")
-    location = np.abs(p[start:, :, 1] - p[-1, :, 1]).max(axis=0) / width[-1]        # (units,)
-    scale = np.abs(width[start:] - width[-1]).max(axis=0) / width[-1]               # (units,)
+    location = np.abs(p[start:, :, 1] - p[-1, :, 1]).max(axis=0) / width[-1]  # (units,)
+    scale = np.abs(width[start:] - width[-1]).max(axis=0) / width[-1]  # (units,)
     return location, scale
 
 

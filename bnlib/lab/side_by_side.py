@@ -21,6 +21,7 @@ Supported models: ``nn.Sequential`` of ``Linear``, optionally followed by a batc
 momentum), then an element-wise activation; a final ``Linear``. That is what
 :func:`bnlib.lab.models.build_mlp` builds with ``norm="none"`` or ``norm="bn"``.
 """
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -89,8 +90,10 @@ def _structure(model: nn.Sequential) -> list[tuple[str, nn.Module]]:
         elif isinstance(layer, ELEMENTWISE):
             blocks.append(("act", layer))
         else:
-            raise ValueError(f"unsupported layer {type(layer).__name__}: only Linear, batch norm and "
-                             f"element-wise activations {[c.__name__ for c in ELEMENTWISE]}")
+            raise ValueError(
+                f"unsupported layer {type(layer).__name__}: only Linear, batch norm and "
+                f"element-wise activations {[c.__name__ for c in ELEMENTWISE]}"
+            )
     if not blocks or blocks[-1][0] != "linear":
         raise ValueError("the last layer must be a Linear layer (the logits)")
     return blocks
@@ -109,15 +112,19 @@ class _Stack:
             _structure(model)
             if _signature(model) != _signature(models[0]):
                 raise ValueError("all models must have the same architecture")
-        self.params, self.running = [], []                # per block: tensors (K, ...)
-        for i, (kind, layer) in enumerate(self.blocks):
+        self.params, self.running = [], []  # per block: tensors (K, ...)
+        for i, (kind, _) in enumerate(self.blocks):
             if kind in ("linear", "bn"):
                 for name in ("weight", "bias"):
                     stacked = torch.stack([getattr(m[i], name).detach() for m in models]).clone()
                     self.params.append(stacked.requires_grad_())
             if kind == "bn":
-                self.running.append([torch.stack([getattr(m[i], name) for m in models]).clone()
-                                     for name in ("running_mean", "running_var")])
+                self.running.append(
+                    [
+                        torch.stack([getattr(m[i], name) for m in models]).clone()
+                        for name in ("running_mean", "running_var")
+                    ]
+                )
 
     def linear_indices(self) -> list[int]:
         """Positions in ``params`` of the Linear layers' stacked weights ``(K, out, in)``, in order."""
@@ -134,16 +141,16 @@ class _Stack:
         p, r = 0, 0
         for kind, layer in self.blocks:
             if kind == "linear":
-                weight, bias = self.params[p], self.params[p + 1]                 # (K, out, in), (K, out)
-                x = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))   # (K, N, out)
+                weight, bias = self.params[p], self.params[p + 1]  # (K, out, in), (K, out)
+                x = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))  # (K, N, out)
                 p += 2
             elif kind == "bn":
-                gamma, beta = self.params[p], self.params[p + 1]                  # (K, C), (K, C)
-                running_mean, running_var = self.running[r]                       # (K, C), (K, C)
+                gamma, beta = self.params[p], self.params[p + 1]  # (K, C), (K, C)
+                running_mean, running_var = self.running[r]  # (K, C), (K, C)
                 if training:
-                    mean = x.mean(dim=1, keepdim=True, dtype=torch.float64).to(x.dtype)   # (K, 1, C)
+                    mean = x.mean(dim=1, keepdim=True, dtype=torch.float64).to(x.dtype)  # (K, 1, C)
                     centred = x - mean
-                    var = (centred ** 2).mean(dim=1, keepdim=True)                # (K, 1, C) biased
+                    var = (centred**2).mean(dim=1, keepdim=True)  # (K, 1, C) biased
                     with torch.no_grad():
                         m, momentum = x.shape[1], layer.momentum
                         running_mean.mul_(1 - momentum).add_(momentum * mean[:, 0])
@@ -182,9 +189,17 @@ def _row_stats(weights, grads):
     return out
 
 
-def train_side_by_side(models: Sequence[nn.Sequential], data: Dataset, lrs: Sequence[float],
-                       seeds: Sequence[int], steps: int, *, batch_size: int = 60,
-                       weight_decay: float = 0.0, trace: bool = False) -> SideBySideResult:
+def train_side_by_side(
+    models: Sequence[nn.Sequential],
+    data: Dataset,
+    lrs: Sequence[float],
+    seeds: Sequence[int],
+    steps: int,
+    *,
+    batch_size: int = 60,
+    weight_decay: float = 0.0,
+    trace: bool = False,
+) -> SideBySideResult:
     r"""Train ``K = len(models)`` MLPs with plain mini-batch SGD on cross-entropy, side by side, in place.
 
     Run ``k`` is what :func:`bnlib.lab.training.train` does with
@@ -212,17 +227,20 @@ def train_side_by_side(models: Sequence[nn.Sequential], data: Dataset, lrs: Sequ
     if steps < 0 or weight_decay < 0 or not all(lr > 0 for lr in lrs):
         raise ValueError(f"need steps >= 0, weight_decay >= 0 and lrs > 0; got {steps}, {weight_decay}, {lrs}")
     stack = _Stack(models)
-    lr = torch.tensor(lrs, dtype=torch.float32)                                   # (K,)
+    lr = torch.tensor(lrs, dtype=torch.float32)  # (K,)
     streams = [minibatches(len(data.y_train), batch_size, torch.Generator().manual_seed(s)) for s in seeds]
     losses = np.zeros((steps, K))
     linear = stack.linear_indices()
     n_linear = len(linear)
     record = {name: [[] for _ in range(n_linear)] for name in RowTrace.__dataclass_fields__}
     for t in range(steps):
-        index = torch.stack([next(s) for s in streams])                           # (K, batch_size)
-        logits = stack.forward(data.x_train[index], training=True)                # (K, B, classes)
-        loss = F.cross_entropy(logits.flatten(0, 1), data.y_train[index].flatten(),
-                               reduction="none").view(K, -1).mean(dim=1)          # (K,)
+        index = torch.stack([next(s) for s in streams])  # (K, batch_size)
+        logits = stack.forward(data.x_train[index], training=True)  # (K, B, classes)
+        loss = (
+            F.cross_entropy(logits.flatten(0, 1), data.y_train[index].flatten(), reduction="none")
+            .view(K, -1)
+            .mean(dim=1)
+        )  # (K,)
         grads = torch.autograd.grad(loss.sum(), stack.params)
         losses[t] = loss.detach().numpy()
         with torch.no_grad():
@@ -241,12 +259,20 @@ def train_side_by_side(models: Sequence[nn.Sequential], data: Dataset, lrs: Sequ
                     record["norm2_after"][l].append(n1)
                     record["cos_step"][l].append(((w0 * w1).sum(-1) / torch.sqrt(n0 * n1)).clamp(-1, 1))
     with torch.no_grad():
-        x_test = data.x_test.expand(K, *data.x_test.shape)                        # (K, N, features)
-        predicted = stack.forward(x_test, training=False).argmax(dim=2)           # (K, N)
-        test_accuracy = (predicted == data.y_test).double().mean(dim=1).numpy()   # (K,)
+        x_test = data.x_test.expand(K, *data.x_test.shape)  # (K, N, features)
+        predicted = stack.forward(x_test, training=False).argmax(dim=2)  # (K, N)
+        test_accuracy = (predicted == data.y_test).double().mean(dim=1).numpy()  # (K,)
     stack.write_back(models, steps)
     for model in models:
         model.train()
-    traces = [RowTrace(**{name: torch.stack(record[name][l]).numpy() if steps else np.zeros((0, K, 0))
-                          for name in record}) for l in range(n_linear)] if trace else []
+    traces = (
+        [
+            RowTrace(
+                **{name: torch.stack(record[name][l]).numpy() if steps else np.zeros((0, K, 0)) for name in record}
+            )
+            for l in range(n_linear)
+        ]
+        if trace
+        else []
+    )
     return SideBySideResult(test_accuracy, losses, traces)

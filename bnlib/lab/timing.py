@@ -10,14 +10,19 @@ rounds that a background process slowed down:
 
 Timings are for figures and for text, never for asserts: they depend on the machine.
 """
+
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 
-def interleaved_times(candidates: dict[str, Callable[[], object]], rounds: int = 31, calls: int = 5,
-                      clock: Callable[[], float] = time.perf_counter) -> dict[str, np.ndarray]:
+def interleaved_times(
+    candidates: dict[str, Callable[[], object]],
+    rounds: int = 31,
+    calls: int = 5,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, np.ndarray]:
     """Time every candidate in every round; return seconds per call, shape ``(rounds,)`` each.
 
     Args:

@@ -1,4 +1,5 @@
 """A small, seeded SGD training loop for classifiers, with test accuracy tracked over training."""
+
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,13 +16,13 @@ from .data import Dataset
 class TrainConfig:
     """Settings of :func:`train` (keyword-only)."""
 
-    steps: int                      # number of SGD updates
-    lr: float                       # learning rate
-    batch_size: int = 60            # examples per mini-batch
-    eval_every: int = 50            # evaluate test accuracy every this many steps (and at 0 and the end)
-    seed: int = 0                   # seed of the mini-batch order
-    momentum: float = 0.0           # SGD momentum (0: plain SGD)
-    weight_decay: float = 0.0       # L2 penalty added by the optimiser
+    steps: int  # number of SGD updates
+    lr: float  # learning rate
+    batch_size: int = 60  # examples per mini-batch
+    eval_every: int = 50  # evaluate test accuracy every this many steps (and at 0 and the end)
+    seed: int = 0  # seed of the mini-batch order
+    momentum: float = 0.0  # SGD momentum (0: plain SGD)
+    weight_decay: float = 0.0  # L2 penalty added by the optimiser
 
     def __post_init__(self):
         if self.steps < 0 or self.batch_size < 1 or self.eval_every < 1:
@@ -64,9 +65,9 @@ def minibatches(n: int, batch_size: int, generator: torch.Generator) -> Iterator
     if batch_size > n:
         raise ValueError(f"batch_size {batch_size} exceeds the {n} training examples")
     while True:
-        order = torch.randperm(n, generator=generator)           # (n,)
+        order = torch.randperm(n, generator=generator)  # (n,)
         for start in range(0, n - batch_size + 1, batch_size):
-            yield order[start:start + batch_size]                 # (batch_size,)
+            yield order[start : start + batch_size]  # (batch_size,)
 
 
 @torch.no_grad()
@@ -75,7 +76,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     the model's train/eval mode is restored afterwards."""
     was_training = model.training
     model.eval()
-    predicted = model(x).argmax(dim=1)                            # (N,)
+    predicted = model(x).argmax(dim=1)  # (N,)
     model.train(was_training)
     return (predicted == y).float().mean().item()
 
@@ -91,8 +92,9 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, recorder=None) -
     latest update (none at step 0). A diverging run (NaN loss) is not stopped: its losses are
     recorded as NaN and its accuracy is whatever the broken model predicts.
     """
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
     batches = minibatches(len(data.y_train), config.batch_size, torch.Generator().manual_seed(config.seed))
     history = History()
 
@@ -105,7 +107,7 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, recorder=None) -
     model.train()
     evaluate(0)
     for step in range(1, config.steps + 1):
-        index = next(batches)                                             # (batch_size,)
+        index = next(batches)  # (batch_size,)
         loss = F.cross_entropy(model(data.x_train[index]), data.y_train[index])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

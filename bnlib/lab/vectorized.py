@@ -5,6 +5,7 @@ configs)]`` does, up to floating-point rounding, in a fraction of the time: the 
 parameters are stacked along a new leading axis and one vmapped forward and backward pass serves
 all of them. A lesson can then show ten seeds for little more than the price of one.
 """
+
 import copy
 from collections.abc import Sequence
 from dataclasses import replace
@@ -21,8 +22,9 @@ from .training import History, TrainConfig
 
 def _check(models: Sequence[nn.Module], configs: Sequence[TrainConfig]) -> None:
     if len(models) == 0 or len(models) != len(configs):
-        raise ValueError(f"need one config per model and at least one model, got {len(models)} models "
-                         f"and {len(configs)} configs")
+        raise ValueError(
+            f"need one config per model and at least one model, got {len(models)} models and {len(configs)} configs"
+        )
     shapes = [{k: tuple(v.shape) for k, v in m.state_dict().items()} for m in models]
     if any(s != shapes[0] or str(m) != str(models[0]) for s, m in zip(shapes, models)):
         raise ValueError("all models must have the same architecture (same layers, parameter and buffer shapes)")
@@ -30,8 +32,9 @@ def _check(models: Sequence[nn.Module], configs: Sequence[TrainConfig]) -> None:
         raise ValueError("the configs may differ only in their seed")
 
 
-def train_together(models: Sequence[nn.Module], data: Dataset, configs: Sequence[TrainConfig],
-                   order: str = "shuffled") -> list[History]:
+def train_together(
+    models: Sequence[nn.Module], data: Dataset, configs: Sequence[TrainConfig], order: str = "shuffled"
+) -> list[History]:
     """Train ``models[k]`` in place with mini-batch SGD on cross-entropy under ``configs[k]``, all at once.
 
     Model ``k`` sees the batch stream of ``configs[k].seed`` (the same stream as
@@ -58,25 +61,27 @@ def train_together(models: Sequence[nn.Module], data: Dataset, configs: Sequence
     if order not in BATCH_ORDERS:
         raise ValueError(f"order must be one of {sorted(BATCH_ORDERS)}, got {order!r}")
     config, k_models = configs[0], len(models)
-    params, buffers = stack_module_state(list(models))             # name -> (K, *shape)
+    params, buffers = stack_module_state(list(models))  # name -> (K, *shape)
     params = {name: p.detach().clone().requires_grad_() for name, p in params.items()}
     template = copy.deepcopy(models[0]).to("meta")
 
     def forward(p, b, x):
         return functional_call(template, (p, b), (x,))
 
-    train_forward = vmap(forward, in_dims=(0, 0, 0), randomness="different")      # x: (K, m, features)
-    eval_forward = vmap(forward, in_dims=(0, 0, None), randomness="different")    # x: (N, features), shared
-    optimizer = torch.optim.SGD(list(params.values()), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
-    streams = [BATCH_ORDERS[order](data.y_train, config.batch_size, torch.Generator().manual_seed(c.seed))
-               for c in configs]
+    train_forward = vmap(forward, in_dims=(0, 0, 0), randomness="different")  # x: (K, m, features)
+    eval_forward = vmap(forward, in_dims=(0, 0, None), randomness="different")  # x: (N, features), shared
+    optimizer = torch.optim.SGD(
+        list(params.values()), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    streams = [
+        BATCH_ORDERS[order](data.y_train, config.batch_size, torch.Generator().manual_seed(c.seed)) for c in configs
+    ]
     histories = [History() for _ in models]
 
     @torch.no_grad()
     def evaluate(step: int) -> None:
         template.eval()
-        predicted = eval_forward(params, buffers, data.x_test).argmax(dim=2)         # (K, n_test)
+        predicted = eval_forward(params, buffers, data.x_test).argmax(dim=2)  # (K, n_test)
         template.train()
         for history, acc in zip(histories, (predicted == data.y_test).float().mean(dim=1).tolist()):
             history.eval_steps.append(step)
@@ -87,12 +92,15 @@ def train_together(models: Sequence[nn.Module], data: Dataset, configs: Sequence
         template.train()
         evaluate(0)
         for step in range(1, config.steps + 1):
-            index = torch.stack([next(s) for s in streams])                          # (K, m)
-            logits = train_forward(params, buffers, data.x_train[index])              # (K, m, classes)
-            losses = F.cross_entropy(logits.flatten(0, 1), data.y_train[index].flatten(),
-                                     reduction="none").view(k_models, -1).mean(dim=1)   # (K,)
+            index = torch.stack([next(s) for s in streams])  # (K, m)
+            logits = train_forward(params, buffers, data.x_train[index])  # (K, m, classes)
+            losses = (
+                F.cross_entropy(logits.flatten(0, 1), data.y_train[index].flatten(), reduction="none")
+                .view(k_models, -1)
+                .mean(dim=1)
+            )  # (K,)
             optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()                     # model k's parameters get the gradient of its own loss
+            losses.sum().backward()  # model k's parameters get the gradient of its own loss
             optimizer.step()
             for history, loss in zip(histories, losses.tolist()):
                 history.train_loss.append(loss)

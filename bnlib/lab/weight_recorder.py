@@ -12,6 +12,7 @@ At every recorded step it stores :math:`\|W^{[l]}\|_F` of every ``nn.Linear``, s
   which says how much one step changes a layer relative to its size (exact for SGD without
   momentum or weight decay, where :math:`\Delta W = -\eta\,\partial L/\partial W`).
 """
+
 import numpy as np
 import torch
 from torch import nn
@@ -44,5 +45,5 @@ class WeightNormRecorder(ActivationRecorder):
         step that led to each record (plain SGD with learning rate ``lr``); NaN where no gradient exists yet."""
         if not lr > 0:
             raise ValueError(f"lr must be positive, got {lr!r}")
-        grads = np.stack([self.grad_norm(j) for j in range(len(self._linears))], axis=1)   # (steps, linears)
+        grads = np.stack([self.grad_norm(j) for j in range(len(self._linears))], axis=1)  # (steps, linears)
         return lr * grads / self.weight_norms()

@@ -5,16 +5,17 @@ Prints, for each float32 shape, the time of bnlib's ``batchnorm_forward`` + ``ba
 ``torch.nn.functional.batch_norm`` forward + backward on CPU: both with their default thread
 counts (bnlib's ``fast_batchnorm.THREADS``, torch's ``get_num_threads()``), and both on one
 thread; and the times divided by that of one ``x.copy()`` (the memory-traffic floor: reading and
-writing the tensor once). The runs are interleaved, and each ratio is the median of the ratios of
-neighbouring runs, so that the machine's noise (other processes) hits both sides alike; with
+writing the tensor once). The runs are interleaved (each timed call after two untimed ones of the same
+function), and each ratio is the median of the ratios of neighbouring runs, so that the machine's
+noise (other processes) hits both sides alike; with
 ``--rounds`` the whole measurement is repeated and every round printed.
 
 It also prints how many input-sized arrays each side reads and writes (counted from the code:
 bnlib's in :mod:`bnlib.fast_batchnorm`, torch's in ATen's ``batch_norm_kernel.cpp``, contiguous
 path: statistics in two read passes, the output in one fused pass; the backward's two sums in one
-read of x and dy, dx in one fused pass). bnlib makes more passes (numpy cannot fuse its steps, but
-it runs them block by block, so a block's later steps find it in the cache), and its sums are
-accumulated in float64 (torch's float32 kernel accumulates in float32).
+read of x and dy, dx in one fused pass). bnlib makes more passes (numpy cannot fuse its steps), each a
+simple vectorised loop shared among threads, and its sums are accumulated in float64 (torch's
+float32 kernel accumulates in float32).
 
 Run: python benchmarks/bench_batchnorm.py [--repeats 15] [--rounds 1]
 """
@@ -30,12 +31,12 @@ from bnlib import batchnorm_backward, batchnorm_forward, fast_batchnorm
 
 SHAPES = [(256, 64, 32, 32), (4096, 1024), (32, 256, 14, 14)]
 
-# Input-sized arrays read + written from memory, (forward, backward), counted per block of samples
-# (the steps on a block after its first read find it in the cache). bnlib: read x, write x - shift
-# (its sum from cache); read it, write it centred (its sum of squares from cache); read it, write x_hat
-# and y. Backward: read dy and x_hat (both sums); read x_hat and dy, write dx.
-# torch: mean (1R), variance (1R), output (1R 1W); backward: sums (2R), dx (2R 1W).
-PASSES = {"bnlib": (7, 5), "torch": (4, 5)}
+# Input-sized arrays read + written, (forward, backward). bnlib: x - shift (1R 1W), sum (1R),
+# centre in place (1R 1W), sum of squares (1R), scale to x_hat in place (1R 1W), gamma * x_hat (1R 1W),
+# + beta in place (1R 1W); backward: sum dy (1R), sum dy * x_hat (2R), x_hat * c (1R 1W), + c (1R 1W),
+# dy - that (2R 1W), scale in place (1R 1W). torch: mean (1R), variance (1R), output (1R 1W);
+# backward: sums (2R), dx (2R 1W).
+PASSES = {"bnlib": (12, 12), "torch": (4, 5)}
 
 
 def bnlib_step(x, gamma, beta, dy):
@@ -68,13 +69,18 @@ def copy_step(x):
     return x.copy()
 
 
-def interleaved_times(fns, repeats):
-    """Seconds per call of each function, ``repeats`` calls each, interleaved round-robin: a list per function."""
+def interleaved_times(fns, repeats, settle=2):
+    """Seconds per call of each function: a list per function, one entry per round of ``repeats``.
+
+    In each round every function runs ``settle + 1`` times in a row and only the last call is
+    timed: the first calls absorb what the previous function left behind (torch's OpenMP workers
+    spin for a while after each parallel region and would take a core from the next function).
+    """
     times = [[] for _ in fns]
-    for fn in fns:  # warm-up
-        fn()
     for _ in range(repeats):
         for i, fn in enumerate(fns):
+            for _ in range(settle):
+                fn()
             start = time.perf_counter()
             fn()
             times[i].append(time.perf_counter() - start)

@@ -18,19 +18,19 @@ data, and the work shared among threads. Their limits:
   minus the mean of that), and the variance of centred values (two passes), so float32 data
   like 10⁴ + N(0, 1) normalises to about 1e-6, where a one-pass :math:`E[x^2]-E[x]^2` in
   float32 would be off by O(1).
-* **Blocks and threads.** Each pass works through the batch in blocks of whole samples of about
-  :data:`BLOCK` values (a multiple of ``ROW_BLOCK`` rows for ``(N, C)``), small enough that a
-  block read once from memory is still in the core's cache for the next step on it. The blocks
-  are shared among :data:`THREADS` threads in contiguous runs (numpy releases the GIL inside its
-  loops). Each block's sums are kept apart and added in block order, so the result does not
-  depend on the number of threads, bit for bit.
-* **Memory.** The forward reads and writes input-sized arrays 7 times (read x, write x − shift
-  (its sum from cache); read and write it centred (its sum of squares from cache); read it,
-  write x̂ (the buffer kept for the backward) and y); the backward 5 times (read ∂y and x̂ for
-  both sums; read x̂ and ∂y, write ∂x). PyTorch's kernel: 4 and 5.
-  :mod:`benchmarks.bench_batchnorm` prints these counts next to the times.
+* **Threads.** Each pass works through the batch in about equal blocks of whole samples (about
+  :data:`BLOCK` values each; for ``(N, C)`` whole ``ROW_BLOCK``-row groups), and the blocks are
+  shared among :data:`THREADS` threads in contiguous runs (numpy releases the GIL inside its
+  loops), as torch shares its kernels among its intra-op threads. Each block's sums are kept apart
+  and added in block order, so the result does not depend on the number of threads, bit for bit.
+* **Memory.** The forward makes 7 passes over input-sized arrays (read x / write x − shift; read
+  for the sum; centre in place; read for the sum of squares; scale in place to x̂; write γx̂; add β
+  in place) and keeps x̂ for the backward; the backward makes 6 (read ∂y for Σ∂y; read ∂y and x̂
+  for Σ∂y·x̂; write x̂·mean(∂y·x̂); add mean(∂y) in place; ∂y − that; scale in place).
+  :mod:`benchmarks.bench_batchnorm` prints these counts next to PyTorch's.
 """
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,7 +40,7 @@ from .normalize import NormCache
 
 ROW_BLOCK = 16  # rows of an (N, C) input summed in its dtype before the float64 accumulation
 SPATIAL_BLOCK = 4096  # contiguous spatial values of one sample summed in its dtype at most
-BLOCK = 1 << 15  # values per block of samples: 128 KiB of float32, two such blocks fit a core's L2 cache
+BLOCK = 1 << 19  # values per block of samples (2 MiB of float32): large enough that numpy's per-call cost is small
 THREADS = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
@@ -88,13 +88,14 @@ def channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def sample_blocks(shape: tuple) -> list:
-    """Slices of axis 0 that cut an input of ``shape`` into runs of whole samples of about BLOCK values."""
-    n, per_sample = shape[0], int(np.prod(shape[1:]))
-    if len(shape) == 2:  # whole row blocks, as channel_sum sums them
-        step = max(1, BLOCK // max(per_sample, 1) // ROW_BLOCK) * ROW_BLOCK
-    else:
-        step = max(1, BLOCK // max(per_sample, 1))
-    return [slice(start, start + step) for start in range(0, n, step)]
+    """Slices of axis 0 that cut an input of ``shape`` into about equal runs of whole samples, of about
+    BLOCK values each (``(N, C)``: runs of whole ROW_BLOCK-row blocks, as channel_sum sums them)."""
+    n, per_sample = shape[0], math.prod(shape[1:])
+    unit = ROW_BLOCK if len(shape) == 2 else 1  # samples move between blocks in groups of `unit`
+    units = -(-n // unit)
+    count = max(1, min(units, -(-n * per_sample // BLOCK)))  # number of blocks
+    bounds = [min(n, unit * (units * i // count)) for i in range(count + 1)]
+    return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
 
 
 _pool = None

@@ -1,18 +1,21 @@
 """Speed of bnlib's numpy BN (forward + backward) next to PyTorch's, measured in one run.
 
-Prints, for each float32 shape, the median time of bnlib's ``batchnorm_forward`` +
-``batchnorm_backward`` (the fast path, :mod:`bnlib.fast_batchnorm`) divided by the median time of
-``torch.nn.functional.batch_norm`` forward + backward on CPU (with torch's default thread count,
-and with one thread, since numpy's element-wise code runs on one core), and the times divided by
-that of one ``x.copy()`` (the memory-traffic floor: reading and writing the tensor once). The runs
-are interleaved so that the machine's noise (other processes) hits them all alike; with
+Prints, for each float32 shape, the time of bnlib's ``batchnorm_forward`` + ``batchnorm_backward``
+(the fast path, :mod:`bnlib.fast_batchnorm`) divided by the time of
+``torch.nn.functional.batch_norm`` forward + backward on CPU: both with their default thread
+counts (bnlib's ``fast_batchnorm.THREADS``, torch's ``get_num_threads()``), and both on one
+thread; and the times divided by that of one ``x.copy()`` (the memory-traffic floor: reading and
+writing the tensor once). The runs are interleaved (each timed call after two untimed ones of the same
+function), and each ratio is the median of the ratios of neighbouring runs, so that the machine's
+noise (other processes) hits both sides alike; with
 ``--rounds`` the whole measurement is repeated and every round printed.
 
 It also prints how many input-sized arrays each side reads and writes (counted from the code:
 bnlib's in :mod:`bnlib.fast_batchnorm`, torch's in ATen's ``batch_norm_kernel.cpp``, contiguous
 path: statistics in two read passes, the output in one fused pass; the backward's two sums in one
-read of x and dy, dx in one fused pass). bnlib makes more passes but each is a simple vectorised
-numpy loop, and its sums are accumulated in float64 (torch's float32 kernel accumulates in float32).
+read of x and dy, dx in one fused pass). bnlib makes more passes (numpy cannot fuse its steps), each a
+simple vectorised loop shared among threads, and its sums are accumulated in float64 (torch's
+float32 kernel accumulates in float32).
 
 Run: python benchmarks/bench_batchnorm.py [--repeats 15] [--rounds 1]
 """
@@ -24,7 +27,7 @@ import time
 import numpy as np
 import torch
 
-from bnlib import batchnorm_backward, batchnorm_forward
+from bnlib import batchnorm_backward, batchnorm_forward, fast_batchnorm
 
 SHAPES = [(256, 64, 32, 32), (4096, 1024), (32, 256, 14, 14)]
 
@@ -46,30 +49,47 @@ def torch_step(x, gamma, beta, dy):
     return torch.autograd.grad(y, (x, gamma, beta), dy)
 
 
-def torch_step_one_thread(x, gamma, beta, dy):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return torch_step(x, gamma, beta, dy)
-    finally:
-        torch.set_num_threads(threads)
+def one_thread(step):
+    """``step`` run with one thread in bnlib and in torch."""
+
+    def run(*args):
+        threads, torch_threads = fast_batchnorm.THREADS, torch.get_num_threads()
+        fast_batchnorm.THREADS = 1
+        torch.set_num_threads(1)
+        try:
+            return step(*args)
+        finally:
+            fast_batchnorm.THREADS = threads
+            torch.set_num_threads(torch_threads)
+
+    return run
 
 
 def copy_step(x):
     return x.copy()
 
 
-def median_times(fns, repeats):
-    """Median seconds per call of each function, calls interleaved round-robin."""
+def interleaved_times(fns, repeats, settle=2):
+    """Seconds per call of each function: a list per function, one entry per round of ``repeats``.
+
+    In each round every function runs ``settle + 1`` times in a row and only the last call is
+    timed: the first calls absorb what the previous function left behind (torch's OpenMP workers
+    spin for a while after each parallel region and would take a core from the next function).
+    """
     times = [[] for _ in fns]
-    for fn in fns:  # warm-up
-        fn()
     for _ in range(repeats):
         for i, fn in enumerate(fns):
+            for _ in range(settle):
+                fn()
             start = time.perf_counter()
             fn()
             times[i].append(time.perf_counter() - start)
-    return [statistics.median(t) for t in times]
+    return times
+
+
+def median_ratio(a, b):
+    """Median over rounds of a[i] / b[i]: neighbouring runs share the machine's state of the moment."""
+    return statistics.median(x / y for x, y in zip(a, b))
 
 
 def main():
@@ -77,9 +97,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=1, help="repeat the whole measurement this many times")
     args = parser.parse_args()
-    threads = torch.get_num_threads()
     print(
-        f"float32 forward + backward; torch {torch.__version__} ({threads} threads by default), numpy {np.__version__}"
+        f"float32 forward + backward; torch {torch.__version__} ({torch.get_num_threads()} threads by default), "
+        f"numpy {np.__version__}, bnlib on {fast_batchnorm.THREADS} threads by default"
     )
     for side, (fwd, bwd) in PASSES.items():
         print(f"  {side}: {fwd} + {bwd} = {fwd + bwd} input-sized array reads + writes (forward + backward)")
@@ -91,7 +111,9 @@ def main():
 
 def measure(repeats):
     """Print one line per shape: the time ratios, all measured interleaved."""
-    print(f"{'shape':>20}  {'bnlib/torch':>11}  {'bnlib/torch(1 thread)':>21}  {'bnlib/copy':>10}  {'torch/copy':>10}")
+    print(
+        f"{'shape':>20}  {'bnlib/torch':>11}  {'bnlib/torch (1 thread each)':>27}  {'bnlib/copy':>10}  {'torch/copy':>10}"
+    )
     rng = np.random.default_rng(0)
     for shape in SHAPES:
         x = rng.standard_normal(shape, dtype=np.float32)
@@ -102,18 +124,19 @@ def measure(repeats):
         dyt = torch.from_numpy(dy)
         gt = torch.from_numpy(gamma).requires_grad_()
         bt = torch.from_numpy(beta).requires_grad_()
-        t_bnlib, t_torch, t_torch1, t_copy = median_times(
+        t_bnlib, t_torch, t_bnlib1, t_torch1, t_copy = interleaved_times(
             [
                 lambda: bnlib_step(x, gamma, beta, dy),
                 lambda: torch_step(xt, gt, bt, dyt),
-                lambda: torch_step_one_thread(xt, gt, bt, dyt),
+                lambda: one_thread(bnlib_step)(x, gamma, beta, dy),
+                lambda: one_thread(torch_step)(xt, gt, bt, dyt),
                 lambda: copy_step(x),
             ],
             repeats,
         )
         print(
-            f"{str(shape):>20}  {t_bnlib / t_torch:11.2f}  {t_bnlib / t_torch1:21.2f}  "
-            f"{t_bnlib / t_copy:10.1f}  {t_torch / t_copy:10.1f}"
+            f"{str(shape):>20}  {median_ratio(t_bnlib, t_torch):11.2f}  {median_ratio(t_bnlib1, t_torch1):27.2f}  "
+            f"{median_ratio(t_bnlib, t_copy):10.1f}  {median_ratio(t_torch, t_copy):10.1f}"
         )
 
 

@@ -2,8 +2,8 @@ r"""The fast path for Batch Normalization's layout: the same equations as :mod:`
 
 :func:`fast_batchnorm_forward` and :func:`fast_batchnorm_backward` compute what
 ``normalize_forward(x, γ, β, axes=(0, 2, 3, ...))`` and ``normalize_backward`` compute (the tests
-check them equal), in the input's dtype, with fewer passes over memory and no float64 copy of the
-data. Their limits:
+check them equal), in the input's dtype, with fewer passes over memory, no float64 copy of the
+data, and the work shared among threads. Their limits:
 
 * **Layout.** Statistics per channel ``c`` = axis 1 of an ``(N, C)`` or ``(N, C, *spatial)``
   input, over every other axis; γ, β of shape ``(C,)``. Nothing else (LN and GN use the reference).
@@ -18,18 +18,30 @@ data. Their limits:
   minus the mean of that), and the variance of centred values (two passes), so float32 data
   like 10⁴ + N(0, 1) normalises to about 1e-6, where a one-pass :math:`E[x^2]-E[x]^2` in
   float32 would be off by O(1).
-* **Memory.** The forward makes 7 passes over an input-sized array (read x / write x − shift;
-  read for the sum; centre in place; read for the sum of squares; scale in place to x̂; write
-  γx̂; add β in place) and keeps x̂ for the backward; the backward makes 6 (read dy for Σdy;
-  read dy and x̂ for Σdy·x̂; write x̂·mean(dy·x̂) in place of a new array; add mean(dy); dy − that;
-  scale). :mod:`benchmarks.bench_batchnorm` prints these counts next to PyTorch's.
+* **Threads.** Each pass works through the batch in about equal blocks of whole samples (about
+  :data:`BLOCK` values each; for ``(N, C)`` whole ``ROW_BLOCK``-row groups), and the blocks are
+  shared among :data:`THREADS` threads in contiguous runs (numpy releases the GIL inside its
+  loops), as torch shares its kernels among its intra-op threads. Each block's sums are kept apart
+  and added in block order, so the result does not depend on the number of threads, bit for bit.
+* **Memory.** The forward makes 7 passes over input-sized arrays (read x / write x − shift; read
+  for the sum; centre in place; read for the sum of squares; scale in place to x̂; write γx̂; add β
+  in place) and keeps x̂ for the backward; the backward makes 6 (read ∂y for Σ∂y; read ∂y and x̂
+  for Σ∂y·x̂; write x̂·mean(∂y·x̂); add mean(∂y) in place; ∂y − that; scale in place).
+  :mod:`benchmarks.bench_batchnorm` prints these counts next to PyTorch's.
 """
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from .normalize import NormCache
 
-ROW_BLOCK = 16         # rows of an (N, C) input summed in its dtype before the float64 accumulation
-SPATIAL_BLOCK = 4096   # contiguous spatial values of one sample summed in its dtype at most
+ROW_BLOCK = 16  # rows of an (N, C) input summed in its dtype before the float64 accumulation
+SPATIAL_BLOCK = 4096  # contiguous spatial values of one sample summed in its dtype at most
+BLOCK = 1 << 19  # values per block of samples (2 MiB of float32): large enough that numpy's per-call cost is small
+THREADS = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
@@ -44,9 +56,9 @@ def reduction_axes(ndim: int) -> tuple:
 
 def _spatial_blocks(x: np.ndarray):
     """``x`` as ``(N, C, L)`` cut along L into contiguous blocks of at most SPATIAL_BLOCK values."""
-    x3 = x.reshape(x.shape[0], x.shape[1], int(np.prod(x.shape[2:])))              # (N, C, L)
+    x3 = x.reshape(x.shape[0], x.shape[1], int(np.prod(x.shape[2:])))  # (N, C, L)
     for start in range(0, x3.shape[2], SPATIAL_BLOCK):
-        yield x3[:, :, start:start + SPATIAL_BLOCK]
+        yield x3[:, :, start : start + SPATIAL_BLOCK]
 
 
 def channel_sum(x: np.ndarray) -> np.ndarray:
@@ -54,10 +66,10 @@ def channel_sum(x: np.ndarray) -> np.ndarray:
     total = np.zeros(x.shape[1])
     if x.ndim > 2:
         for block in _spatial_blocks(x):
-            total += block.sum(axis=2).sum(axis=0, dtype=np.float64)                # pairwise within a sample
+            total += block.sum(axis=2).sum(axis=0, dtype=np.float64)  # pairwise within a sample
         return total
     whole = x.shape[0] - x.shape[0] % ROW_BLOCK
-    blocks = x[:whole].reshape(-1, ROW_BLOCK, x.shape[1]).sum(axis=1)             # (N // ROW_BLOCK, C)
+    blocks = x[:whole].reshape(-1, ROW_BLOCK, x.shape[1]).sum(axis=1)  # (N // ROW_BLOCK, C)
     return blocks.sum(axis=0, dtype=np.float64) + x[whole:].sum(axis=0, dtype=np.float64)
 
 
@@ -75,6 +87,43 @@ def channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return partial.sum(axis=0, dtype=np.float64) + rest
 
 
+def sample_blocks(shape: tuple) -> list:
+    """Slices of axis 0 that cut an input of ``shape`` into about equal runs of whole samples, of about
+    BLOCK values each (``(N, C)``: runs of whole ROW_BLOCK-row blocks, as channel_sum sums them)."""
+    n, per_sample = shape[0], math.prod(shape[1:])
+    unit = ROW_BLOCK if len(shape) == 2 else 1  # samples move between blocks in groups of `unit`
+    units = -(-n // unit)
+    count = max(1, min(units, -(-n * per_sample // BLOCK)))  # number of blocks
+    bounds = [min(n, unit * (units * i // count)) for i in range(count + 1)]
+    return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+_pool = None
+
+
+def _forget_pool():
+    """In a forked child the parent's worker threads do not exist: start a new pool when needed."""
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def map_blocks(work, blocks: list) -> list:
+    """``[work(b) for b in blocks]``, the blocks shared among THREADS threads in contiguous runs."""
+    runs = min(THREADS, len(blocks))
+    if runs <= 1:
+        return [work(block) for block in blocks]
+    global _pool
+    if _pool is None or _pool._max_workers != runs:
+        _pool = ThreadPoolExecutor(max_workers=runs, thread_name_prefix="bnlib")
+    bounds = [len(blocks) * i // runs for i in range(runs + 1)]
+    done = _pool.map(lambda i: [work(block) for block in blocks[bounds[i] : bounds[i + 1]]], range(runs))
+    return [result for run in done for result in run]
+
+
 def fast_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float):
     """BN's forward on an already checked float input and ``(C,)`` γ, β: ``(y, NormCache)`` as :func:`normalize_forward`.
 
@@ -82,23 +131,48 @@ def fast_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, e
     """
     ndim, m = x.ndim, x.size // x.shape[1] if x.shape[1] else 0
     axes = reduction_axes(ndim)
-    if m == 0:                                                         # empty batch: no statistics
+    if m == 0:  # empty batch: no statistics
         nan = np.full(per_channel(gamma, ndim).shape, np.nan)
         gamma_b = per_channel(np.asarray(gamma, x.dtype), ndim)
         return x.copy(), NormCache(x_hat=x.copy(), gamma=gamma_b, inv_std=nan, mean=nan, var=nan, axes=axes)
-    shift = x[(0, slice(None)) + (0,) * (ndim - 2)]                    # (C,) one sample's values
-    centred = x - per_channel(shift, ndim)                             # like x: x - shift
-    offset = channel_sum(centred) / m                                  # (C,) mean of x - shift
-    centred -= per_channel(offset, ndim).astype(x.dtype)               # like x: x - mean, in place
-    mean = shift.astype(np.float64) + offset                           # (C,) μ
-    var = channel_dot(centred, centred) / m                            # (C,) σ², biased
-    inv_std = 1.0 / np.sqrt(var + eps)                                 # (C,)
-    x_hat = np.multiply(centred, per_channel(inv_std, ndim).astype(x.dtype), out=centred)  # like x, in place
-    gamma = per_channel(np.asarray(gamma, x.dtype), ndim)              # (1, C, 1, ...)
-    y = x_hat * gamma                                                  # like x
-    y += per_channel(np.asarray(beta, x.dtype), ndim)
-    cache = NormCache(x_hat=x_hat, gamma=gamma, inv_std=per_channel(inv_std, ndim),
-                      mean=per_channel(mean, ndim), var=per_channel(var, ndim), axes=axes)
+    blocks = sample_blocks(x.shape)
+    shift = x[(0, slice(None)) + (0,) * (ndim - 2)]  # (C,) one sample's values
+    shift_b = per_channel(shift, ndim)
+    x_hat = np.empty_like(x)  # holds x - shift, then x - μ, then x̂
+
+    def shift_and_sum(s):  # x - shift; its sum per channel
+        return channel_sum(np.subtract(x[s], shift_b, out=x_hat[s]))
+
+    offset = np.sum(map_blocks(shift_and_sum, blocks), axis=0) / m  # (C,) mean of x - shift
+    mean = shift.astype(np.float64) + offset  # (C,) μ
+    offset_b = per_channel(offset, ndim).astype(x.dtype)
+
+    def centre_and_square(s):  # x - μ; its sum of squares per channel
+        centred = x_hat[s]
+        centred -= offset_b
+        return channel_dot(centred, centred)
+
+    var = np.sum(map_blocks(centre_and_square, blocks), axis=0) / m  # (C,) σ², biased
+    inv_std = 1.0 / np.sqrt(var + eps)  # (C,)
+    inv_std_b = per_channel(inv_std, ndim).astype(x.dtype)
+    gamma = per_channel(np.asarray(gamma, x.dtype), ndim)  # (1, C, 1, ...)
+    beta_b = per_channel(np.asarray(beta, x.dtype), ndim)
+    y = np.empty_like(x)
+
+    def scale_and_shift(s):  # x̂ = (x - μ) / sqrt(σ² + ε); y = γ x̂ + β
+        x_hat[s] *= inv_std_b
+        np.multiply(x_hat[s], gamma, out=y[s])
+        y[s] += beta_b
+
+    map_blocks(scale_and_shift, blocks)
+    cache = NormCache(
+        x_hat=x_hat,
+        gamma=gamma,
+        inv_std=per_channel(inv_std, ndim),
+        mean=per_channel(mean, ndim),
+        var=per_channel(var, ndim),
+        axes=axes,
+    )
     return y, cache
 
 
@@ -109,13 +183,24 @@ def fast_batchnorm_backward(dy: np.ndarray, cache: NormCache):
     """
     ndim, x_hat = dy.ndim, cache.x_hat
     m = dy.size // dy.shape[1] if dy.shape[1] else 0
-    dbeta = channel_sum(dy)                                                      # (C,)  Σ ∂y
-    dgamma = channel_dot(dy, x_hat)                                              # (C,)  Σ ∂y x̂
     if m == 0:
-        return dy.copy(), dgamma.astype(dy.dtype), dbeta.astype(dy.dtype)
-    dx = x_hat * per_channel(dgamma / m, ndim).astype(dy.dtype)                  # like x: x̂ mean(∂y x̂)
-    dx += per_channel(dbeta / m, ndim).astype(dy.dtype)                          # ... + mean(∂y)
-    np.subtract(dy, dx, out=dx)                                                  # ∂y - mean(∂y) - x̂ mean(∂y x̂)
+        zeros = np.zeros(dy.shape[1], dy.dtype)
+        return dy.copy(), zeros, zeros.copy()
+    blocks = sample_blocks(dy.shape)
+    sums = map_blocks(lambda s: (channel_sum(dy[s]), channel_dot(dy[s], x_hat[s])), blocks)
+    dbeta = np.sum([block[0] for block in sums], axis=0)  # (C,)  Σ ∂y
+    dgamma = np.sum([block[1] for block in sums], axis=0)  # (C,)  Σ ∂y x̂
+    mean_dy_x_hat = per_channel(dgamma / m, ndim).astype(dy.dtype)
+    mean_dy = per_channel(dbeta / m, ndim).astype(dy.dtype)
     scale = cache.gamma.reshape(-1).astype(np.float64) * cache.inv_std.reshape(-1)  # (C,) γ / sqrt(σ² + ε)
-    dx *= per_channel(scale, ndim).astype(dy.dtype)                              # ∂x
+    scale_b = per_channel(scale, ndim).astype(dy.dtype)
+    dx = np.empty_like(dy)
+
+    def input_gradient(s):
+        np.multiply(x_hat[s], mean_dy_x_hat, out=dx[s])  # x̂ mean(∂y x̂)
+        dx[s] += mean_dy  # ... + mean(∂y)
+        np.subtract(dy[s], dx[s], out=dx[s])  # ∂y - mean(∂y) - x̂ mean(∂y x̂)
+        dx[s] *= scale_b  # ∂x
+
+    map_blocks(input_gradient, blocks)
     return dx, dgamma.astype(dy.dtype), dbeta.astype(dy.dtype)

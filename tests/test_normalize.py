@@ -110,6 +110,73 @@ def test_fast_and_reference_agree_on_arbitrary_float64_input(x):
     np.testing.assert_allclose(y, y_ref, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("shape", [(70, 3), (9, 3, 5), (7, 2, 3, 4), (3, 40, 50)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_blocks_and_threads_change_nothing(shape, dtype, rng, monkeypatch):
+    """Cut into many blocks (BLOCK = 32 values) on 1, 2 or 3 threads: equal to the reference, and bit for bit to each other."""
+    x = (5.0 + rng.normal(size=shape)).astype(dtype)
+    dy = rng.normal(size=shape).astype(dtype)
+    gamma, beta = rng.normal(size=shape[1]).astype(dtype), rng.normal(size=shape[1]).astype(dtype)
+    monkeypatch.setattr(fast_batchnorm, "BLOCK", 32)
+    assert len(fast_batchnorm.sample_blocks(shape)) > 2
+    results = []
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(fast_batchnorm, "THREADS", threads)
+        y, cache = batchnorm_forward(x, gamma, beta, 1e-3)
+        results.append((y, cache.var, *batchnorm_backward(dy, cache)))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+    C, ndim = shape[1], len(shape)
+    per_channel = (1, C) + (1,) * (ndim - 2)
+    y_ref, ref = normalize_forward(x, gamma.reshape(per_channel), beta.reshape(per_channel), channel_axes(ndim), 1e-3)
+    tol = dict(rtol=1e-11, atol=1e-11) if dtype == np.float64 else dict(rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(results[0][0], y_ref, **tol)
+    np.testing.assert_allclose(results[0][1], ref.var.reshape(-1), rtol=1e-11 if dtype == np.float64 else 1e-6)
+    np.testing.assert_allclose(results[0][2], normalize_backward(dy, ref)[0], **tol)
+
+
+@pytest.mark.parametrize(
+    "shape, blocks",
+    [((64, 5), 1), ((1000, 1000), 63), ((300, 64, 32, 32), 300), ((40, 4, 10), 2), ((400, 4, 10), 16), ((3, 0, 4), 1)],
+)
+def test_sample_blocks_cover_the_batch_in_whole_samples(shape, blocks, monkeypatch):
+    """BLOCK = 1024 values: (N, C) in runs of 16 rows or more; larger samples one per block."""
+    monkeypatch.setattr(fast_batchnorm, "BLOCK", 1024)
+    cuts = fast_batchnorm.sample_blocks(shape)
+    assert len(cuts) == blocks
+    covered = np.concatenate([np.arange(shape[0])[s] for s in cuts])
+    np.testing.assert_array_equal(covered, np.arange(shape[0]))
+    if len(shape) == 2:  # whole row blocks of the float32 partial sums, except the last
+        assert all((s.stop - s.start) % fast_batchnorm.ROW_BLOCK == 0 for s in cuts[:-1])
+    sizes = [s.stop - s.start for s in cuts]  # about equal, so that the threads share the work evenly
+    assert max(sizes) - min(sizes) <= (fast_batchnorm.ROW_BLOCK if len(shape) == 2 else 1)
+
+
+def _normalise_in_child(queue):
+    x = np.arange(4 * 3 * 50, dtype=np.float64).reshape(4, 3, 50) % 7
+    queue.put(batchnorm_forward(x, np.ones(3), np.zeros(3))[0].sum())
+
+
+def test_a_forked_child_gets_its_own_threads(monkeypatch):
+    """The parent's worker threads do not exist in a forked child; the child must not wait for them forever."""
+    import multiprocessing
+
+    monkeypatch.setattr(fast_batchnorm, "BLOCK", 150)
+    monkeypatch.setattr(fast_batchnorm, "THREADS", 2)
+    x = np.arange(4 * 3 * 50, dtype=np.float64).reshape(4, 3, 50) % 7
+    expected = batchnorm_forward(x, np.ones(3), np.zeros(3))[0].sum()  # starts the parent's threads
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_normalise_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0, "the forked child hung or failed"
+    assert queue.get(timeout=5) == expected
+
+
 # ---- bad input ---------------------------------------------------------------------------------
 
 

@@ -4,10 +4,12 @@ For the default setting, each control moved once from it, and the worst cases (d
 batch 128 under each normalization), times
 
 * train: :func:`bnlib.lab.explorer.run_setting` (a cache miss: the explorer trains the setting);
-* draw: what the widget's ``redraw`` does once the run is there, :func:`bnlib.lab.explorer.draw_run`
-  (figure, :func:`plot_setting`, layout), then the PNG rendering that the inline backend does on
-  ``plt.show()`` (``IPython.core.pylabtools.print_figure`` with the inline backend's default
-  ``bbox_inches="tight"``);
+* draw: what the widget's ``redraw`` does once the run is there: :meth:`ExplorerFigure.png` on the
+  one figure the widget keeps (the runs are drawn one after the other into it, as a student moves
+  the controls), which gives the PNG bytes the widget shows. For the explorer before
+  ``ExplorerFigure`` existed: a new figure, :func:`plot_setting`, ``tight_layout`` and the PNG
+  rendering that the inline backend does on ``plt.show()`` (``IPython.core.pylabtools.print_figure``
+  with the inline backend's default ``bbox_inches="tight"``);
 
 each as CPU time of this process (``time.process_time``, torch on one thread as in the lesson)
 and as wall time, and prints every case, then the median and maximum of train, draw and their
@@ -57,11 +59,11 @@ CASES = {
 }
 
 
-def draw(run):
-    """The widget's drawing of ``run`` and the inline backend's PNG rendering of it."""
-    if hasattr(explorer, "draw_run"):
-        fig = explorer.draw_run(run)
-    else:                                   # the explorer before draw_run existed
+def draw(run, figure):
+    """The widget's drawing of ``run``, rendered to PNG bytes as the widget shows it."""
+    if figure is not None:
+        return figure.png(run)
+    else:                                   # the explorer before ExplorerFigure existed
         fig = plt.figure(figsize=(12, 6), dpi=80)
         explorer.plot_setting(fig, run)
         fig.tight_layout()
@@ -87,13 +89,14 @@ def main():
     torch.set_num_threads(1)
     plt.rcParams["figure.dpi"] = 80
     data = load_digits_split()
-    draw(run_setting(replace(DEFAULT, steps=20), data))          # warm-up: imports, first-call costs
+    figure = explorer.ExplorerFigure() if hasattr(explorer, "ExplorerFigure") else None   # as the widget makes it
+    draw(run_setting(replace(DEFAULT, steps=20), data), figure)  # warm-up: first calls, as the widget's first drawing
     load_before = os.getloadavg()
     rows = []
     print(f"{'case':<14} {'train cpu':>9} {'wall':>6} {'draw cpu':>9} {'wall':>6} {'sum cpu':>8} {'wall':>6}")
     for name, setting in CASES.items():
         run, train_cpu, train_wall = timed(lambda: run_setting(setting, data), args.repeats)
-        _, draw_cpu, draw_wall = timed(lambda: draw(run), args.repeats)
+        _, draw_cpu, draw_wall = timed(lambda: draw(run, figure), args.repeats)
         rows.append((train_cpu, train_wall, draw_cpu, draw_wall, train_cpu + draw_cpu, train_wall + draw_wall))
         print(f"{name:<14} {train_cpu:9.3f} {train_wall:6.3f} {draw_cpu:9.3f} {draw_wall:6.3f} "
               f"{train_cpu + draw_cpu:8.3f} {train_wall + draw_wall:6.3f}")

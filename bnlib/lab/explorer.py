@@ -12,11 +12,12 @@ imported only there).
 
 What a redraw costs (``benchmarks/explorer_redraw.py``: the default setting, each control moved
 once, and depth 6 with m = 128 under BN, LN and GN; CPU time of one core on the project's shared
-2-core machine): training a new setting 0.21 s median, 0.35 s at most (depth 6, m = 128), drawing
-and rendering the PNG 0.18 s median, 0.26 s at most; together 0.42 s median, 0.56 s at most.
-Before this module used PyTorch's fused normalization layers, 100 steps instead of 200, probes at
-two steps instead of eleven and a kept figure with a fixed layout, the same cases cost 1.9 s
-median and 3.1 s at most.
+2-core machine, four runs at load averages 0.9-2.4, wall time the same): training a new setting
+0.18-0.30 s median, 0.35-0.47 s at most (depth 6); drawing and rendering the PNG 0.16-0.24 s
+median, 0.21-0.35 s at most; together 0.33-0.55 s median, 0.56-0.80 s at most. Before this
+module used PyTorch's fused normalization layers, 100 steps instead of 200, probes at two steps
+instead of eleven and a kept figure with a fixed layout, the same cases cost 1.8-1.9 s median and
+2.8-3.1 s at most.
 """
 import io
 from collections import OrderedDict
@@ -317,7 +318,7 @@ def explorer_widget(cache: ExplorerCache, initial: ExplorerSetting = ExplorerSet
     """ipywidgets controls for every field a student may change, redrawing the explorer's figure
     (:class:`ExplorerFigure`) into an image whenever one changes (sliders update on release).
 
-    A redraw trains the new setting if it is not in ``cache`` (0.1-0.35 s of one core with the
+    A redraw trains the new setting if it is not in ``cache`` (0.1-0.5 s of one core with the
     default 100 steps), then draws and renders the figure (about 0.2 s); see the module docstring.
 
     Returns:

@@ -8,15 +8,21 @@ import torch
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import bnlib.nn  # noqa: E402
 from bnlib.lab.data import load_digits_split  # noqa: E402
 from bnlib.lab.explorer import (
+    BIN_EDGES,
     ExplorerCache,
+    ExplorerFigure,
     ExplorerSetting,
-    describe,
-    explorer_widget,  # noqa: E402
+    describe,  # noqa: E402
+    explorer_widget,
     plot_setting,
     run_setting,
 )
+from bnlib.lab.models import MLPConfig, build_mlp  # noqa: E402
+from bnlib.lab.recorder import ActivationRecorder  # noqa: E402
+from bnlib.lab.training import train  # noqa: E402
 
 SMALL = ExplorerSetting(depth=2, width=16, steps=6, eval_every=3)
 
@@ -55,7 +61,7 @@ def test_setting_maps_onto_model_and_training_configs():
     )
     mlp, tc = setting.mlp_config(), setting.train_config()
     assert mlp.hidden == (20, 20, 20) and mlp.activation is torch.nn.Tanh and mlp.norm == "gn"
-    assert mlp.init_std == 0.3
+    assert mlp.init_std == 0.3 and mlp.norm_impl == "torch"
     assert (tc.steps, tc.lr, tc.momentum, tc.batch_size, tc.seed) == (7, 0.05, 0.5, 32, 4)
     assert describe(setting).startswith("3 x 20 tanh, GN, init std 0.3, m = 32")
 
@@ -82,6 +88,44 @@ def test_bn_standardises_pre_activations_on_the_probe(data):
     assert no_norm.hist_start[0, [0, -1]].sum() > 0.1  # unnormalised: many values beyond +-10
 
 
+def test_recording_first_and_last_only_keeps_the_same_values(data):
+    # run_setting records at step 0 and the last step only; a recorder at every evaluation step on
+    # the same training must give the same first and last rows (recording does not change training).
+    setting = ExplorerSetting(depth=3, width=16, steps=9, eval_every=3, norm="bn", activation="tanh")
+    run = run_setting(setting, data)
+    model = build_mlp(setting.mlp_config(), seed=setting.seed)
+    with ActivationRecorder(model, bin_edges=BIN_EDGES) as recorder:
+        history = train(model, data, setting.train_config(), recorder=recorder)
+    assert recorder.steps.tolist() == [0, 3, 6, 9]
+    for k in range(setting.depth):
+        np.testing.assert_array_equal(run.hist_start[k], recorder.histogram(k)[0])
+        np.testing.assert_array_equal(run.hist_end[k], recorder.histogram(k)[-1])
+        assert run.saturation[k] == recorder.saturation(k)[-1] and run.std_end[k] == recorder.std(k)[-1]
+    np.testing.assert_array_equal(run.train_loss, history.train_loss)
+    np.testing.assert_array_equal(run.test_accuracy, history.test_accuracy)
+
+
+@pytest.mark.parametrize(
+    "norm, bnlib_module, torch_module",
+    [
+        ("bn", bnlib.nn.BatchNorm, torch.nn.BatchNorm1d),
+        ("ln", bnlib.nn.LayerNorm, torch.nn.LayerNorm),
+        ("gn", bnlib.nn.GroupNorm, torch.nn.GroupNorm),
+    ],
+)
+def test_torch_norm_modules_compute_what_bnlibs_do(norm, bnlib_module, torch_module):
+    # norm_impl="torch" (the explorer's choice, for speed): same weights, same outputs to rounding.
+    config = MLPConfig(hidden=(8, 8), norm=norm, init_std=2.0)
+    ours, theirs = build_mlp(config, seed=3), build_mlp(MLPConfig(**{**config.__dict__, "norm_impl": "torch"}), seed=3)
+    assert isinstance(ours[1], bnlib_module) and type(theirs[1]) is torch_module
+    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    x = torch.randn(20, 64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(theirs(x), ours(x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="norm_impl must be"):
+        build_mlp(MLPConfig(norm_impl="numpy"), seed=0)
+
+
 def test_runs_are_reproducible(data):
     a, b = run_setting(SMALL, data), run_setting(SMALL, data)
     np.testing.assert_array_equal(a.train_loss, b.train_loss)
@@ -105,22 +149,48 @@ def test_plot_has_one_histogram_per_layer_and_two_curves(data):
     run = run_setting(SMALL, data)
     fig = plt.figure()
     layer_axes, accuracy_ax, loss_ax = plot_setting(fig, run)
-    assert [ax.get_title() for ax in layer_axes] == ["layer 1: $z^{[1]}$", "layer 2: $z^{[2]}$"]
+    assert [ax.get_title() for ax in layer_axes] == ["layer 1", "layer 2"]
     assert len(layer_axes[0].patches) == 2  # step 0 and the last step
+    np.testing.assert_array_equal(layer_axes[1].patches[1].get_data().values, run.hist_end[1])
+    assert [t.get_text() for t in layer_axes[0].get_legend().get_texts()] == ["step 0", f"step {SMALL.steps}"]
+    assert layer_axes[0].get_ylim()[1] >= max(run.hist_start[0].max(), run.hist_end[0].max())
     np.testing.assert_array_equal(accuracy_ax.lines[0].get_ydata(), run.test_accuracy)
     assert len(loss_ax.lines[0].get_ydata()) == SMALL.steps
+    assert loss_ax.get_ylim()[1] >= np.nanmax(run.train_loss)
     assert fig._suptitle.get_text() == describe(SMALL)
     plt.close(fig)
+
+
+def test_kept_figure_draws_what_a_new_one_draws(data):
+    # ExplorerFigure reuses its axes from run to run; the picture must not depend on what came before.
+    deep = run_setting(ExplorerSetting(depth=5, width=16, steps=6, eval_every=3), data)
+    diverged = run_setting(
+        ExplorerSetting(
+            depth=3, width=16, steps=6, eval_every=3, activation="relu", norm="none", init_std=10.0, lr=3.0
+        ),
+        data,
+    )
+    assert np.isnan(diverged.train_loss).any() and np.isnan(diverged.hist_end).all()  # NaN: nothing to scale to
+    kept = ExplorerFigure(max_depth=5)
+    first = kept.png(deep)
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    for run in (diverged, deep):
+        assert kept.png(run) == ExplorerFigure(max_depth=5).png(run)
+    assert kept.png(deep) == first
+    with pytest.raises(ValueError, match="room for 5 layers"):
+        kept.png(run_setting(ExplorerSetting(depth=6, width=4, steps=1, eval_every=1), data))
 
 
 def test_widget_retrains_only_for_new_settings(data):
     pytest.importorskip("ipywidgets")
     cache = ExplorerCache(data)
-    box, controls, output = explorer_widget(cache, SMALL)
+    box, controls, image = explorer_widget(cache, SMALL)
     assert set(controls) == {"depth", "activation", "init_std", "batch_size", "lr", "momentum", "norm"}
     assert cache.misses == 1 and SMALL in cache  # the initial state is drawn at once
+    shown = image.value
+    assert shown == ExplorerFigure().png(cache.get(SMALL))
     controls["norm"].value = "ln"
     assert cache.misses == 2 and ExplorerSetting(**{**SMALL.__dict__, "norm": "ln"}) in cache
-    controls["norm"].value = SMALL.norm  # back: served from the cache
-    assert cache.misses == 2
-    plt.close("all")
+    assert image.value != shown
+    controls["norm"].value = SMALL.norm  # back: served from the cache, no training
+    assert cache.misses == 2 and image.value == shown

@@ -2,22 +2,38 @@ r"""The plumbing of the interactive explorer (lesson 10): one small training run
 
 An :class:`ExplorerSetting` names everything a student can change (depth, activation, init scale,
 batch size, learning rate :math:`\eta`, momentum, normalization). :func:`run_setting` trains the
-MLP ``64 -> width x depth -> 10`` it describes on the digits for a couple of hundred SGD steps and keeps
-what the explorer draws: each layer's histogram of pre-activations :math:`z^{[l]}` on the test
-inputs at step 0 and after the last step, and the learning curves. :class:`ExplorerCache` keeps
-the runs already made, so moving a control back to an earlier value redraws at once.
-:func:`plot_setting` draws one run on a figure; :func:`explorer_widget` wires ipywidgets controls
-to the cache and the plot (ipywidgets is imported only there).
+MLP ``64 -> width x depth -> 10`` it describes on the digits for 100 SGD steps and keeps what the
+explorer draws: each layer's histogram of pre-activations :math:`z^{[l]}` on the test inputs at
+step 0 and after the last step, and the learning curves. :class:`ExplorerCache` keeps the runs
+already made, so moving a control back to an earlier value only redraws. :func:`plot_setting`
+draws one run on a figure; :class:`ExplorerFigure` keeps one figure and redraws it for each run;
+:func:`explorer_widget` wires ipywidgets controls to the cache and the figure (ipywidgets is
+imported only there).
+
+What a redraw costs (``benchmarks/explorer_redraw.py``: the default setting, each control moved
+once, and depth 6 with m = 128 under BN, LN and GN; CPU time of one core on the project's shared
+2-core machine, four runs at load averages 0.9-2.4, wall time the same): training a new setting
+0.18-0.30 s median, 0.35-0.47 s at most (depth 6); drawing and rendering the PNG 0.16-0.24 s
+median, 0.21-0.35 s at most; together 0.33-0.55 s median, 0.56-0.80 s at most. Before this
+module used PyTorch's fused normalization layers, 100 steps instead of 200, probes at two steps
+instead of eleven and a kept figure with a fixed layout, the same cases cost 1.8-1.9 s median and
+2.8-3.1 s at most.
 """
+
+import io
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.gridspec import GridSpec
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import offset_copy
 from torch import nn
 
 from .data import Dataset
 from .models import MLPConfig, build_mlp
-from .plotting import plot_layer_histograms
 from .recorder import ActivationRecorder
 from .training import TrainConfig, train
 
@@ -39,16 +55,16 @@ class ExplorerSetting:
     ``norm`` is placed before every activation. ``seed`` seeds both the weights and the batch order.
     """
 
-    depth: int = 4                  # number of hidden layers
-    activation: str = "sigmoid"     # a key of ACTIVATIONS
-    init_std: float = 1.0           # standard deviation of the initial weights
-    batch_size: int = 60            # m, examples per mini-batch
-    lr: float = 0.1                 # eta
-    momentum: float = 0.9           # SGD momentum
-    norm: str = "bn"                # one of NORMS
-    width: int = 64                 # units per hidden layer
-    steps: int = 200                # SGD updates
-    eval_every: int = 20            # record histograms and test accuracy every this many steps
+    depth: int = 4  # number of hidden layers
+    activation: str = "sigmoid"  # a key of ACTIVATIONS
+    init_std: float = 1.0  # standard deviation of the initial weights
+    batch_size: int = 60  # m, examples per mini-batch
+    lr: float = 0.1  # eta
+    momentum: float = 0.9  # SGD momentum
+    norm: str = "bn"  # one of NORMS
+    width: int = 64  # units per hidden layer
+    steps: int = 100  # SGD updates
+    eval_every: int = 10  # measure the test accuracy every this many steps
     seed: int = 0
 
     def __post_init__(self):
@@ -62,14 +78,26 @@ class ExplorerSetting:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
 
     def mlp_config(self) -> MLPConfig:
-        """The :class:`MLPConfig` of this setting (64 inputs, 10 classes)."""
-        return MLPConfig(hidden=(self.width,) * self.depth, activation=ACTIVATIONS[self.activation],
-                         norm=self.norm, init_std=self.init_std)
+        """The :class:`MLPConfig` of this setting (64 inputs, 10 classes), with PyTorch's fused
+        normalization modules (``norm_impl="torch"``: same formulas as bnlib.nn's, half the time)."""
+        return MLPConfig(
+            hidden=(self.width,) * self.depth,
+            activation=ACTIVATIONS[self.activation],
+            norm=self.norm,
+            init_std=self.init_std,
+            norm_impl="torch",
+        )
 
     def train_config(self) -> TrainConfig:
         """The :class:`TrainConfig` of this setting."""
-        return TrainConfig(steps=self.steps, lr=self.lr, batch_size=self.batch_size,
-                           eval_every=self.eval_every, seed=self.seed, momentum=self.momentum)
+        return TrainConfig(
+            steps=self.steps,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            eval_every=self.eval_every,
+            seed=self.seed,
+            momentum=self.momentum,
+        )
 
 
 @dataclass
@@ -105,15 +133,29 @@ class ExplorerRun:
         return float(self.test_accuracy[-1])
 
 
+class _FirstAndLast:
+    """Passes :func:`bnlib.lab.training.train`'s recording calls on to ``recorder`` at step 0 and
+    at ``last`` only: the explorer draws nothing recorded in between."""
+
+    def __init__(self, recorder: ActivationRecorder, last: int):
+        self.recorder, self.last = recorder, last
+
+    def record(self, step: int, x) -> None:
+        if step in (0, self.last):
+            self.recorder.record(step, x)
+
+
 def run_setting(setting: ExplorerSetting, data: Dataset) -> ExplorerRun:
     """Build the MLP of ``setting`` (seeded by ``setting.seed``), train it on ``data`` and summarise.
 
     Pre-activations are probed on ``data.x_test`` with batch statistics (training mode), as a
-    layer sees its input during training; the probe does not change the model.
+    layer sees its input during training; the probe does not change the model. It runs at step 0
+    and after the last step only (an :class:`ActivationRecorder` for those two steps), while the
+    test accuracy is measured every ``eval_every`` steps.
     """
     model = build_mlp(setting.mlp_config(), seed=setting.seed)
     with ActivationRecorder(model, bin_edges=BIN_EDGES) as recorder:
-        history = train(model, data, setting.train_config(), recorder=recorder)
+        history = train(model, data, setting.train_config(), recorder=_FirstAndLast(recorder, setting.steps))
     layers = range(recorder.num_layers)
     return ExplorerRun(
         setting=setting,
@@ -142,7 +184,7 @@ class ExplorerCache:
         self.data = data
         self.max_size = max_size
         self._runs: OrderedDict[ExplorerSetting, ExplorerRun] = OrderedDict()
-        self.misses = 0               # how many runs were trained (not found in the cache)
+        self.misses = 0  # how many runs were trained (not found in the cache)
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -166,80 +208,164 @@ class ExplorerCache:
 def describe(setting: ExplorerSetting) -> str:
     """A one-line description of a setting for a figure title, e.g. ``"4 x 64 sigmoid, BN, ..."``."""
     norm = {"none": "no normalization", "bn": "BN", "ln": "LN", "gn": "GN"}[setting.norm]
-    return (f"{setting.depth} x {setting.width} {setting.activation}, {norm}, init std {setting.init_std:g}, "
-            f"m = {setting.batch_size}, lr {setting.lr:g}, momentum {setting.momentum:g}")
+    return (
+        f"{setting.depth} x {setting.width} {setting.activation}, {norm}, init std {setting.init_std:g}, "
+        f"m = {setting.batch_size}, lr {setting.lr:g}, momentum {setting.momentum:g}"
+    )
+
+
+LAYOUT = {"left": 0.06, "right": 0.985, "bottom": 0.085, "top": 0.86, "hspace": 0.5, "wspace": 0.32}
+"""Fixed subplot parameters of the explorer's figure, laid out for 12 x 6 inches (no ``tight_layout``:
+it would cost a second drawing of the figure on every redraw)."""
+
+
+def _fixed_labels(ax, xlabel: str, ylabel: str | None, title: str) -> None:
+    """Title and axis labels at fixed offsets from the axes: matplotlib would otherwise measure
+    every tick label on each drawing to place them (a third of the drawing time here)."""
+    fig = ax.figure
+    ax.set_title(title, y=1.0)  # y given: not moved
+    ax.set_xlabel(xlabel)
+    ax.xaxis.set_label_coords(0.5, 0, transform=offset_copy(ax.transAxes, fig, y=-0.27, units="inches"))
+    ax.set_ylabel(ylabel or "")
+    ax.yaxis.set_label_coords(0, 0.5, transform=offset_copy(ax.transAxes, fig, x=-0.5, units="inches"))
+
+
+class _ExplorerAxes:
+    """The axes and artists of the explorer's figure for up to ``max_depth`` layers: one histogram
+    panel per layer on the top row, the test accuracy and the training loss on the bottom row.
+    :meth:`show` puts a run's data into the existing artists and sets every panel's limits, so a
+    figure can be redrawn for another run without building its axes again."""
+
+    def __init__(self, fig, max_depth: int):
+        self.fig = fig
+        bins = len(BIN_EDGES) - 1
+        self.layer_axes, self._stairs = [], []
+        for k in range(max_depth):
+            ax = fig.add_axes((0, 0, 1, 1))
+            start = ax.stairs(np.zeros(bins), BIN_EDGES, fill=True, alpha=0.5, color="tab:gray", label="step 0")
+            end = ax.stairs(np.zeros(bins), BIN_EDGES, fill=True, alpha=0.5, color="tab:blue", label="last step")
+            _fixed_labels(ax, "pre-activation z", "share of values" if k == 0 else None, f"layer {k + 1}")
+            ax.set(xlim=(BIN_EDGES[0], BIN_EDGES[-1]), xticks=(-8, -4, 0, 4, 8))
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+            self.layer_axes.append(ax)
+            self._stairs.append((start, end))
+        self._legend = self.layer_axes[0].legend(loc="upper left", fontsize="small")
+        bottom = GridSpec(2, 2, figure=fig, **LAYOUT)
+        self.accuracy_ax = fig.add_axes(bottom[1, 0].get_position(fig))
+        self.loss_ax = fig.add_axes(bottom[1, 1].get_position(fig))
+        (self._accuracy,) = self.accuracy_ax.plot([], [], marker=".", label="test accuracy")
+        _fixed_labels(self.accuracy_ax, "training step", "test accuracy", "learning curve")
+        self.accuracy_ax.set_ylim(0, 1)
+        self.accuracy_ax.legend(loc="lower right")
+        (self._loss,) = self.loss_ax.plot([], [], linewidth=0.8, label="mini-batch loss")
+        _fixed_labels(self.loss_ax, "training step", "cross-entropy", "training loss")
+        self.loss_ax.legend(loc="upper right")
+        self._title = fig.suptitle("")
+
+    def show(self, run: ExplorerRun) -> None:
+        depth = len(run.hist_start)
+        if depth > len(self.layer_axes):
+            raise ValueError(f"the figure has room for {len(self.layer_axes)} layers, the run has {depth}")
+        top = GridSpec(2, max(depth, 2), figure=self.fig, **LAYOUT)
+        for k, ax in enumerate(self.layer_axes):
+            ax.set_visible(k < depth)
+            if k < depth:
+                ax.set_position(top[0, k].get_position(self.fig))
+                for stairs, hist in zip(self._stairs[k], (run.hist_start[k], run.hist_end[k])):
+                    stairs.set_data(hist, run.bin_edges)
+                ax.set_xlim(run.bin_edges[0], run.bin_edges[-1])
+                ax.set_ylim(0, _top([run.hist_start[k], run.hist_end[k]], 1.0))
+        self._legend.get_texts()[1].set_text(f"step {run.setting.steps}")
+        self._accuracy.set_data(run.eval_steps, run.test_accuracy)
+        self.accuracy_ax.set_xlim(-0.05 * run.setting.steps, 1.05 * run.setting.steps)
+        self._loss.set_data(np.arange(1, len(run.train_loss) + 1), run.train_loss)
+        self.loss_ax.set_xlim(1 - 0.05 * run.setting.steps, 1.05 * run.setting.steps)
+        self.loss_ax.set_ylim(0, _top([run.train_loss], 1.0))
+        self._title.set_text(describe(run.setting))
+
+
+def _top(arrays, default: float) -> float:
+    """5 % above the largest finite value of ``arrays``, or ``default`` if there is none."""
+    finite = np.concatenate([a[np.isfinite(a)] for a in arrays])
+    return 1.05 * float(finite.max()) if len(finite) and finite.max() > 0 else default
 
 
 def plot_setting(fig, run: ExplorerRun):
-    """Draw ``run`` on ``fig`` (cleared first): one histogram panel per layer (step 0 and the last
-    step overlaid) on the top row, the test accuracy and the training loss on the bottom row.
+    """Draw ``run`` on ``fig`` (cleared first, laid out by :data:`LAYOUT`, so do not call
+    ``tight_layout``): one histogram panel per layer (step 0 and the last step overlaid) on the
+    top row, the test accuracy and the training loss on the bottom row.
 
     Returns:
         ``(layer_axes, accuracy_ax, loss_ax)``.
     """
     fig.clear()
-    depth = len(run.hist_start)
-    grid = fig.add_gridspec(2, max(depth, 2))
-    layer_axes = [fig.add_subplot(grid[0, k]) for k in range(depth)]
-    half = max(depth, 2) // 2
-    accuracy_ax, loss_ax = fig.add_subplot(grid[1, :half]), fig.add_subplot(grid[1, half:])
-    names = [f"layer {k + 1}: $z^{{[{k + 1}]}}$" for k in range(depth)]
-    plot_layer_histograms(layer_axes, list(run.hist_start), run.bin_edges, layer_names=names,
-                          color="tab:gray", label="step 0")
-    plot_layer_histograms(layer_axes, list(run.hist_end), run.bin_edges, layer_names=names,
-                          color="tab:blue", label=f"step {run.setting.steps}")
-    layer_axes[0].legend(loc="upper left", fontsize="small")
-    accuracy_ax.plot(run.eval_steps, run.test_accuracy, marker=".", label="test accuracy")
-    accuracy_ax.set(title="learning curve", xlabel="training step", ylabel="test accuracy", ylim=(0, 1))
-    accuracy_ax.legend(loc="lower right")
-    loss_ax.plot(np.arange(1, len(run.train_loss) + 1), run.train_loss, linewidth=0.8, label="mini-batch loss")
-    loss_ax.set(title="training loss", xlabel="training step", ylabel="cross-entropy")
-    loss_ax.legend(loc="upper right")
-    fig.suptitle(describe(run.setting))
-    return layer_axes, accuracy_ax, loss_ax
+    panels = _ExplorerAxes(fig, len(run.hist_start))
+    panels.show(run)
+    return panels.layer_axes, panels.accuracy_ax, panels.loss_ax
+
+
+class ExplorerFigure:
+    """The explorer's figure, kept between redraws: :meth:`png` draws a run into the same axes and
+    renders it, which costs about half as much as building a new figure each time (tick labels,
+    fonts and the renderer are reused). The same picture as :func:`plot_setting` on a new figure.
+
+    Args:
+        max_depth: the most layers a run may have (the widget's depth slider goes to 6).
+        figsize, dpi: size of the figure in inches and its resolution in the PNG.
+    """
+
+    def __init__(self, max_depth: int = 6, figsize=(12, 6), dpi: int = 80):
+        self.figure = Figure(figsize=figsize, dpi=dpi)
+        self.canvas = FigureCanvasAgg(self.figure)
+        self._panels = _ExplorerAxes(self.figure, max_depth)
+        self.canvas.draw()  # the first drawing builds ticks and glyph caches
+
+    def png(self, run: ExplorerRun) -> bytes:
+        """``run`` drawn and rendered as PNG bytes."""
+        self._panels.show(run)
+        buffer = io.BytesIO()
+        self.canvas.print_png(buffer, pil_kwargs={"compress_level": 1})  # fast; the PNG is shown, not stored
+        return buffer.getvalue()
 
 
 def explorer_widget(cache: ExplorerCache, initial: ExplorerSetting = ExplorerSetting()):
-    """ipywidgets controls for every field a student may change, redrawing :func:`plot_setting`
-    into an output area whenever one changes (sliders update on release).
+    """ipywidgets controls for every field a student may change, redrawing the explorer's figure
+    (:class:`ExplorerFigure`) into an image whenever one changes (sliders update on release).
+
+    A redraw trains the new setting if it is not in ``cache`` (0.1-0.5 s of one core with the
+    default 100 steps), then draws and renders the figure (about 0.2 s); see the module docstring.
 
     Returns:
-        ``(box, controls, output)``: the widget to display, a dict of the controls by field name,
-        and the output area.
+        ``(box, controls, image)``: the widget to display, a dict of the controls by field name,
+        and the ``ipywidgets.Image`` that shows the figure as PNG.
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
 
     controls = {
         "depth": widgets.IntSlider(value=initial.depth, min=1, max=6, description="depth"),
-        "activation": widgets.Dropdown(options=list(ACTIVATIONS), value=initial.activation,
-                                       description="activation"),
-        "init_std": widgets.FloatLogSlider(value=initial.init_std, base=10, min=-2, max=0.5, step=0.1,
-                                           description="init std"),
-        "batch_size": widgets.Dropdown(options=sorted({8, 16, 32, 60, 128, initial.batch_size}),
-                                       value=initial.batch_size, description="batch m"),
+        "activation": widgets.Dropdown(options=list(ACTIVATIONS), value=initial.activation, description="activation"),
+        "init_std": widgets.FloatLogSlider(
+            value=initial.init_std, base=10, min=-2, max=0.5, step=0.1, description="init std"
+        ),
+        "batch_size": widgets.Dropdown(
+            options=sorted({8, 16, 32, 60, 128, initial.batch_size}), value=initial.batch_size, description="batch m"
+        ),
         "lr": widgets.FloatLogSlider(value=initial.lr, base=10, min=-3, max=0.5, step=0.1, description="lr"),
-        "momentum": widgets.FloatSlider(value=initial.momentum, min=0.0, max=0.95, step=0.05,
-                                        description="momentum"),
+        "momentum": widgets.FloatSlider(value=initial.momentum, min=0.0, max=0.95, step=0.05, description="momentum"),
         "norm": widgets.ToggleButtons(options=list(NORMS), value=initial.norm, description="norm"),
     }
     for control in controls.values():
         if hasattr(control, "continuous_update"):
             control.continuous_update = False
-    output = widgets.Output()
+    figure = ExplorerFigure(max_depth=max(controls["depth"].max, initial.depth))
+    image = widgets.Image(format="png")
 
     def redraw(**values):
         setting = replace(initial, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in values.items()})
-        run = cache.get(setting)
-        with output:
-            output.clear_output(wait=True)
-            fig = plt.figure(figsize=(12, 6), dpi=80)
-            plot_setting(fig, run)
-            fig.tight_layout()
-            plt.show()
+        image.value = figure.png(cache.get(setting))
 
-    widgets.interactive_output(redraw, controls)
-    box = widgets.VBox([widgets.HBox(list(controls.values())[:4]), widgets.HBox(list(controls.values())[4:]),
-                        output])
-    return box, controls, output
-
+    errors = widgets.interactive_output(redraw, controls)  # shows a redraw's exception, if any
+    box = widgets.VBox(
+        [widgets.HBox(list(controls.values())[:4]), widgets.HBox(list(controls.values())[4:]), image, errors]
+    )
+    return box, controls, image

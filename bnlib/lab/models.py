@@ -17,6 +17,10 @@ class MLPConfig:
     activation: ``"none"``, ``"bn"`` (:class:`bnlib.nn.BatchNorm`), ``"ln"`` (layer norm over the
     ``h`` units of each example, :class:`bnlib.nn.LayerNorm`) or ``"gn"`` (:class:`bnlib.nn.GroupNorm`
     with ``num_groups`` groups of units).
+    ``norm_impl="torch"`` builds PyTorch's ``nn.BatchNorm1d``, ``nn.LayerNorm`` or ``nn.GroupNorm``
+    instead: the same formulas, parameters and initial values (``tests/test_nn.py`` and
+    ``tests/test_layernorm_groupnorm.py`` check they agree), computed by one fused kernel each, so
+    a training step costs about half as much; results agree with ``"bnlib"`` to rounding only.
     """
 
     in_features: int = 64  # 8x8 digits
@@ -26,6 +30,7 @@ class MLPConfig:
     norm: str = "none"  # "none", "bn", "ln" or "gn", before each activation
     num_groups: int = 4  # groups of units for norm="gn"
     init_std: float | None = None  # None: PyTorch's default init; else W ~ N(0, init_std^2), b = 0
+    norm_impl: str = "bnlib"  # "bnlib": bnlib.nn's modules; "torch": torch.nn's fused ones
 
 
 NORMS = {
@@ -34,6 +39,13 @@ NORMS = {
     "gn": lambda units, config: GroupNorm(config.num_groups, units),
 }
 """Normalization layer for each ``MLPConfig.norm`` choice, built for ``units`` hidden units."""
+
+TORCH_NORMS = {
+    "bn": lambda units, config: nn.BatchNorm1d(units),
+    "ln": lambda units, config: nn.LayerNorm(units),
+    "gn": lambda units, config: nn.GroupNorm(config.num_groups, units),
+}
+"""The same with PyTorch's modules, for ``MLPConfig(norm_impl="torch")``."""
 
 
 def build_mlp(config: MLPConfig, seed: int) -> nn.Sequential:
@@ -49,6 +61,9 @@ def build_mlp(config: MLPConfig, seed: int) -> nn.Sequential:
     """
     if config.norm != "none" and config.norm not in NORMS:
         raise ValueError(f"norm must be 'none' or one of {sorted(NORMS)}, got {config.norm!r}")
+    if config.norm_impl not in ("bnlib", "torch"):
+        raise ValueError(f"norm_impl must be 'bnlib' or 'torch', got {config.norm_impl!r}")
+    norms = TORCH_NORMS if config.norm_impl == "torch" else NORMS
     if config.init_std is not None and not config.init_std > 0:
         raise ValueError(f"init_std must be positive or None, got {config.init_std!r}")
     widths = [config.in_features, *config.hidden]
@@ -58,7 +73,7 @@ def build_mlp(config: MLPConfig, seed: int) -> nn.Sequential:
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):
             layers.append(nn.Linear(fan_in, fan_out))
             if config.norm != "none":
-                layers.append(NORMS[config.norm](fan_out, config))
+                layers.append(norms[config.norm](fan_out, config))
             layers.append(config.activation())
         layers.append(nn.Linear(widths[-1], config.out_features))
         if config.init_std is not None:

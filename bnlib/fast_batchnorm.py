@@ -87,6 +87,19 @@ def channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return partial.sum(axis=0, dtype=np.float64) + rest
 
 
+def spread(v: np.ndarray, shape: tuple, dtype) -> np.ndarray:
+    """The ``(C,)`` vector ``v`` in ``dtype``, shaped to broadcast against an input of ``shape``.
+
+    Where one sample is at most BLOCK values, it is written out as a contiguous ``(1, C, *spatial)``
+    array: broadcast over the batch axis only, each element-wise step is then one long numpy loop per
+    sample rather than one short loop per channel (the same values, computed the same way).
+    """
+    v = per_channel(np.asarray(v, dtype), len(shape))
+    if len(shape) == 2 or math.prod(shape[1:]) > BLOCK:
+        return v
+    return np.ascontiguousarray(np.broadcast_to(v, (1,) + tuple(shape[1:])))
+
+
 def sample_blocks(shape: tuple) -> list:
     """Slices of axis 0 that cut an input of ``shape`` into about equal runs of whole samples, of about
     BLOCK values each (``(N, C)``: runs of whole ROW_BLOCK-row blocks, as channel_sum sums them)."""
@@ -137,7 +150,7 @@ def fast_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, e
         return x.copy(), NormCache(x_hat=x.copy(), gamma=gamma_b, inv_std=nan, mean=nan, var=nan, axes=axes)
     blocks = sample_blocks(x.shape)
     shift = x[(0, slice(None)) + (0,) * (ndim - 2)]  # (C,) one sample's values
-    shift_b = per_channel(shift, ndim)
+    shift_b = spread(shift, x.shape, x.dtype)
     x_hat = np.empty_like(x)  # holds x - shift, then x - μ, then x̂
 
     def shift_and_sum(s):  # x - shift; its sum per channel
@@ -145,7 +158,7 @@ def fast_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, e
 
     offset = np.sum(map_blocks(shift_and_sum, blocks), axis=0) / m  # (C,) mean of x - shift
     mean = shift.astype(np.float64) + offset  # (C,) μ
-    offset_b = per_channel(offset, ndim).astype(x.dtype)
+    offset_b = spread(offset, x.shape, x.dtype)
 
     def centre_and_square(s):  # x - μ; its sum of squares per channel
         centred = x_hat[s]
@@ -154,14 +167,14 @@ def fast_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, e
 
     var = np.sum(map_blocks(centre_and_square, blocks), axis=0) / m  # (C,) σ², biased
     inv_std = 1.0 / np.sqrt(var + eps)  # (C,)
-    inv_std_b = per_channel(inv_std, ndim).astype(x.dtype)
-    gamma = per_channel(np.asarray(gamma, x.dtype), ndim)  # (1, C, 1, ...)
-    beta_b = per_channel(np.asarray(beta, x.dtype), ndim)
+    inv_std_b = spread(inv_std, x.shape, x.dtype)
+    gamma_b, beta_b = spread(gamma, x.shape, x.dtype), spread(beta, x.shape, x.dtype)
+    gamma = per_channel(np.asarray(gamma, x.dtype), ndim)  # (1, C, 1, ...), kept for the backward
     y = np.empty_like(x)
 
     def scale_and_shift(s):  # x̂ = (x - μ) / sqrt(σ² + ε); y = γ x̂ + β
         x_hat[s] *= inv_std_b
-        np.multiply(x_hat[s], gamma, out=y[s])
+        np.multiply(x_hat[s], gamma_b, out=y[s])
         y[s] += beta_b
 
     map_blocks(scale_and_shift, blocks)
@@ -181,7 +194,7 @@ def fast_batchnorm_backward(dy: np.ndarray, cache: NormCache):
 
     Uses mean(∂x̂) = γ·Σ∂y/m and mean(∂x̂·x̂) = γ·Σ∂y·x̂/m, so ∂x̂ = γ∂y is never formed.
     """
-    ndim, x_hat = dy.ndim, cache.x_hat
+    x_hat = cache.x_hat
     m = dy.size // dy.shape[1] if dy.shape[1] else 0
     if m == 0:
         zeros = np.zeros(dy.shape[1], dy.dtype)
@@ -190,10 +203,10 @@ def fast_batchnorm_backward(dy: np.ndarray, cache: NormCache):
     sums = map_blocks(lambda s: (channel_sum(dy[s]), channel_dot(dy[s], x_hat[s])), blocks)
     dbeta = np.sum([block[0] for block in sums], axis=0)  # (C,)  Σ ∂y
     dgamma = np.sum([block[1] for block in sums], axis=0)  # (C,)  Σ ∂y x̂
-    mean_dy_x_hat = per_channel(dgamma / m, ndim).astype(dy.dtype)
-    mean_dy = per_channel(dbeta / m, ndim).astype(dy.dtype)
+    mean_dy_x_hat = spread(dgamma / m, dy.shape, dy.dtype)
+    mean_dy = spread(dbeta / m, dy.shape, dy.dtype)
     scale = cache.gamma.reshape(-1).astype(np.float64) * cache.inv_std.reshape(-1)  # (C,) γ / sqrt(σ² + ε)
-    scale_b = per_channel(scale, ndim).astype(dy.dtype)
+    scale_b = spread(scale, dy.shape, dy.dtype)
     dx = np.empty_like(dy)
 
     def input_gradient(s):

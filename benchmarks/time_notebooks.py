@@ -5,9 +5,11 @@ budget is set in units of a calibration workload measured in the same run: 1,000
 a 3x100 sigmoid MLP on the digits, batch 60, one torch thread. Budget: each notebook at most
 50x the calibration, and at most 30x on average over the series.
 
-The calibration is run once to warm up, then measured three times before the lessons and three times after; the median of
-the six is the unit, and the spread is printed, since a busy machine makes every figure noisier.
-Nothing is written back to the notebooks.
+This machine's speed drifts over minutes (other processes, a shared host), so the calibration is
+measured twice before the first lesson and twice after each lesson, and each lesson's unit is the
+median of the four calibrations around it (two before, two after): the lesson and its unit are
+measured in the same few minutes. The spread of all calibrations is printed, since a busy machine
+makes every figure noisier. Nothing is written back to the notebooks.
 
 Run: python benchmarks/time_notebooks.py [NOTEBOOK ...]   (default: every lesson)
 """
@@ -51,19 +53,24 @@ def main():
     args = parser.parse_args()
     paths = [p.resolve() for p in args.notebooks] or lesson_runs.lesson_paths()
     calibration_seconds()  # warm-up: imports, first allocations
-    units = [calibration_seconds() for _ in range(3)]
-    seconds = {path.name: lesson_runs.execute(lesson_runs.read(path))[1] for path in paths}
-    units += [calibration_seconds() for _ in range(3)]
-    unit = statistics.median(units)
+    around = [[calibration_seconds() for _ in range(2)]]  # around[i]: the two calibrations after lesson i - 1
+    seconds = {}
+    for path in paths:
+        seconds[path.name] = lesson_runs.execute(lesson_runs.read(path))[1]
+        around.append([calibration_seconds() for _ in range(2)])
+    units = {name: statistics.median(around[i] + around[i + 1]) for i, name in enumerate(seconds)}
+    every = [t for pair in around for t in pair]
     print(
-        f"calibration (1,000 SGD steps, 3x100 sigmoid MLP, batch 60, 1 thread): median {unit:.2f} s "
-        f"of 6 runs, range {min(units):.2f}-{max(units):.2f} s"
+        f"calibration (1,000 SGD steps, 3x100 sigmoid MLP, batch 60, 1 thread): {len(every)} runs, median "
+        f"{statistics.median(every):.2f} s, range {min(every):.2f}-{max(every):.2f} s; each lesson's unit is the "
+        "median of the 4 runs around it"
     )
-    print(f"{'notebook':<48} {'seconds':>8} {'x calib':>8}  within {BUDGET_EACH:.0f}x")
+    print(f"{'notebook':<48} {'seconds':>8} {'unit':>6} {'x calib':>8}  within {BUDGET_EACH:.0f}x")
     multiples = []
     for name, s in seconds.items():
-        multiples.append(s / unit)
-        print(f"{name:<48} {s:8.1f} {s / unit:8.1f}  {'yes' if s / unit <= BUDGET_EACH else 'NO'}")
+        multiples.append(s / units[name])
+        verdict = "yes" if multiples[-1] <= BUDGET_EACH else "NO"
+        print(f"{name:<48} {s:8.1f} {units[name]:6.2f} {multiples[-1]:8.1f}  {verdict}")
     mean = statistics.mean(multiples)
     print(
         f"{'mean':<48} {statistics.mean(seconds.values()):8.1f} {mean:8.1f}  "

@@ -9,7 +9,7 @@ from torch import nn
 
 from bnlib.lab.data import load_digits_split
 from bnlib.lab.models import MLPConfig, build_mlp
-from bnlib.lab.training import History, TrainConfig, accuracy, minibatches, seed_everything, train
+from bnlib.lab.training import History, TrainConfig, accuracy, minibatches, seed_everything, sgd_step, train
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,19 @@ def test_diverging_training_records_nan_without_crashing(digits):
     history = train(model, digits, TrainConfig(steps=10, lr=0.1, eval_every=5))
     assert all(np.isnan(history.train_loss))
     assert len(history.test_accuracy) == 3 and all(0 <= a <= 1 for a in history.test_accuracy)
+
+
+def test_sgd_step_is_one_plain_sgd_update(digits):
+    """W <- W - lr dL/dW for the loss of the given examples, with the loss returned from before the update."""
+    model = build_mlp(MLPConfig(hidden=(8,)), seed=0)
+    before = [p.detach().clone() for p in model.parameters()]
+    index = torch.arange(10)
+    expected = nn.functional.cross_entropy(model(digits.x_train[index]), digits.y_train[index])
+    grads = torch.autograd.grad(expected, list(model.parameters()))
+    loss = sgd_step(model, torch.optim.SGD(model.parameters(), lr=0.5), digits, index)
+    assert loss.item() == expected.item()
+    for p, p0, g in zip(model.parameters(), before, grads):
+        torch.testing.assert_close(p.detach(), p0 - 0.5 * g)
 
 
 def test_accuracy_restores_mode():

@@ -36,7 +36,7 @@ from ..functional import batch_statistics
 from ..nn import BatchNorm
 from ..running_stats import population_statistics
 from .data import Dataset
-from .training import TrainConfig, minibatches
+from .training import TrainConfig, minibatches, sgd_step
 
 BN_TYPES = (BatchNorm, nn.modules.batchnorm._BatchNorm)
 
@@ -200,11 +200,7 @@ def train_and_track(
     model.train()
     try:
         for step in range(1, config.steps + 1):
-            index = next(batches)  # (batch_size,)
-            loss = F.cross_entropy(model(data.x_train[index]), data.y_train[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            sgd_step(model, optimizer, data, next(batches))
             if step % every == 0:
                 with torch.no_grad():
                     run.exact.append(exact_statistics(model, data.x_train))

@@ -70,6 +70,18 @@ def minibatches(n: int, batch_size: int, generator: torch.Generator) -> Iterator
             yield order[start : start + batch_size]  # (batch_size,)
 
 
+def sgd_step(model: nn.Module, optimizer: torch.optim.Optimizer, data: Dataset, index: torch.Tensor) -> torch.Tensor:
+    """One update on the training examples ``index (batch_size,)``: cross-entropy, backward, step.
+
+    Returns the mini-batch loss (computed before the update), still a tensor.
+    """
+    loss = F.cross_entropy(model(data.x_train[index]), data.y_train[index])
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Share of ``x (N, features)`` whose arg-max logit equals ``y (N,)``, computed in eval mode;
@@ -107,11 +119,7 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, recorder=None) -
     model.train()
     evaluate(0)
     for step in range(1, config.steps + 1):
-        index = next(batches)  # (batch_size,)
-        loss = F.cross_entropy(model(data.x_train[index]), data.y_train[index])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loss = sgd_step(model, optimizer, data, next(batches))
         history.train_loss.append(loss.item())
         if step % config.eval_every == 0 or step == config.steps:
             evaluate(step)

@@ -1,5 +1,6 @@
 """Tests for bnlib.lab.data: the digits split, its one seed, and standardisation."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -39,7 +40,7 @@ def test_digits_split_depends_only_on_seed():
     assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
     assert not torch.equal(a.x_train, c.x_train)
     assert len(load_digits_split(test_fraction=0.5).y_test) in (898, 899)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"test_fraction must be in \(0, 1\)"):
         load_digits_split(test_fraction=1.0)
 
 
@@ -85,4 +86,52 @@ def test_split_seed_comes_from_the_environment():
     assert (
         subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
         == "7"
+    )
+
+
+def test_read_digits_is_sklearns_load_digits():
+    from sklearn.datasets import load_digits
+
+    images, labels = data_module.read_digits()
+    reference = load_digits()
+    assert images.dtype == reference.data.dtype and np.array_equal(images, reference.data)
+    assert np.array_equal(labels, reference.target)
+
+
+@pytest.mark.parametrize("test_fraction", [0.25, 0.1, 0.3, 0.5, 0.9])
+def test_stratified_split_draws_sklearns_indices(test_fraction):
+    """The same indices as train_test_split(stratify=...), for many seeds, and on labels with ties in
+    the class shares (where the tie-break consumes random draws)."""
+    from sklearn.model_selection import train_test_split
+
+    _, digits_labels = data_module.read_digits()
+    rng = np.random.default_rng(0)
+    for labels in (digits_labels, rng.integers(0, 4, 203), np.repeat(np.arange(7), 12)):
+        index = np.arange(len(labels))
+        for seed in range(25):
+            train, test = data_module.stratified_split(labels, test_fraction, seed)
+            expected_train, expected_test = train_test_split(
+                index, test_size=test_fraction, random_state=seed, stratify=labels
+            )
+            assert np.array_equal(train, expected_train) and np.array_equal(test, expected_test), (seed, len(labels))
+
+
+def test_stratified_split_rejects_too_small_sides():
+    with pytest.raises(ValueError, match="at least 2 examples per class"):
+        data_module.stratified_split(np.array([0, 0, 1]), 0.5, 0)
+    with pytest.raises(ValueError, match="as many examples as classes"):
+        data_module.stratified_split(np.repeat(np.arange(10), 5), 0.1, 0)
+
+
+def test_loading_the_digits_does_not_import_sklearn():
+    """Importing scikit-learn takes over a second (it loads SciPy); every lesson loads the digits."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from bnlib.lab.data import load_digits_split; load_digits_split(); print('sklearn' in sys.modules)"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
     )

@@ -1,18 +1,26 @@
 """The data set of the experiments: scikit-learn's bundled 8x8 digits, split and standardised.
 
 Nothing here touches the network: the 1,797 images of 8x8 pixels ship inside scikit-learn.
+The file is read and split here without importing scikit-learn, because that import takes over a
+second (it loads SciPy) and every lesson starts with it: :func:`read_digits` returns what
+``sklearn.datasets.load_digits`` returns, and :func:`stratified_split` the indices that
+``sklearn.model_selection.train_test_split(..., stratify=y)`` draws; ``tests/test_data.py`` checks
+both against scikit-learn itself.
 
 The split seed lives in one place, :data:`SPLIT_SEED`. It is 0 unless the environment variable
 ``BNLIB_SPLIT_SEED`` says otherwise, so a whole lesson can be re-run on another train/test split
 without editing it (CI does that to check that every claim holds beyond one split).
 """
 
+import gzip
+import importlib.util
+import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,68 @@ def standardize(x_train: torch.Tensor, x_test: torch.Tensor) -> tuple[torch.Tens
     return (x_train - mean) / scale, (x_test - mean) / scale
 
 
+def read_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 8x8 digits as scikit-learn ships them: ``(images (1797, 64) float64 in 0..16, labels (1797,) int)``.
+
+    Reads ``sklearn/datasets/data/digits.csv.gz`` (one image per row, the label last), found
+    without importing scikit-learn.
+    """
+    spec = importlib.util.find_spec("sklearn")  # locates the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the digits data ship with scikit-learn: pip install scikit-learn")
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+    with gzip.open(path, mode="rt", encoding="utf-8") as rows:
+        table = np.loadtxt(rows, delimiter=",")  # (1797, 65)
+    return table[:, :-1], table[:, -1].astype(int)
+
+
+def _approximate_mode(class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """How many of ``n_draws`` to take from each class: the floor of its proportional share, plus one
+    for the classes with the largest remainders (ties broken at random) until the total is ``n_draws``.
+    (scikit-learn's ``sklearn.utils.extmath._approximate_mode``, step for step, so ``rng`` advances alike.)"""
+    continuous = class_counts / class_counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need_to_add = int(n_draws - floored.sum())
+    if need_to_add > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (tied,) = np.where(remainder == value)
+            add_now = min(len(tied), need_to_add)
+            floored[rng.choice(tied, size=add_now, replace=False)] += 1
+            need_to_add -= add_now
+            if need_to_add == 0:
+                break
+    return floored.astype(int)
+
+
+def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_index, test_index)``: a random split of ``range(len(y))`` that keeps each class's share.
+
+    The test set has ``ceil(test_fraction * len(y))`` examples. The indices are those of
+    ``train_test_split(..., test_size=test_fraction, random_state=seed, stratify=y)`` in scikit-learn
+    (its ``StratifiedShuffleSplit``, the same random draws in the same order): per class, a random
+    permutation of its examples is cut into a training and a test part of about proportional size,
+    then both sets are shuffled.
+    """
+    n_test = math.ceil(test_fraction * len(y))
+    classes, y_indices, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if counts.min() < 2 or min(n_test, len(y) - n_test) < len(classes):
+        raise ValueError(
+            f"a stratified split needs at least 2 examples per class and as many examples as classes ({len(classes)}) "
+            f"on each side; got a smallest class of {counts.min()}, {len(y) - n_test} train and {n_test} test examples"
+        )
+    rng = np.random.RandomState(seed)
+    by_class = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(counts)[:-1])  # indices of each class
+    n_train_per_class = _approximate_mode(counts, len(y) - n_test, rng)
+    n_test_per_class = _approximate_mode(counts - n_train_per_class, n_test, rng)
+    train, test = [], []
+    for members, n_tr, n_te in zip(by_class, n_train_per_class, n_test_per_class):
+        shuffled = members.take(rng.permutation(len(members)), mode="clip")
+        train.extend(shuffled[:n_tr])
+        test.extend(shuffled[n_tr : n_tr + n_te])
+    return rng.permutation(train), rng.permutation(test)
+
+
 SPLIT_SEED: int = int(os.environ.get("BNLIB_SPLIT_SEED", "0"))
 """Default seed of :func:`load_digits_split`: ``BNLIB_SPLIT_SEED`` from the environment, else 0."""
 
@@ -92,9 +162,8 @@ def load_digits_split(test_fraction: float = 0.25, seed: int | None = None) -> D
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     if seed is None:
         seed = SPLIT_SEED
-    digits = load_digits()
-    x_train, x_test, y_train, y_test = train_test_split(
-        digits.data, digits.target, test_size=test_fraction, random_state=seed, stratify=digits.target
-    )
+    images, labels = read_digits()
+    train, test = stratified_split(labels, test_fraction, seed)
+    x_train, x_test, y_train, y_test = images[train], images[test], labels[train], labels[test]
     x_train, x_test = standardize(torch.tensor(x_train, dtype=torch.float32), torch.tensor(x_test, dtype=torch.float32))
     return Dataset(x_train, torch.tensor(y_train, dtype=torch.int64), x_test, torch.tensor(y_test, dtype=torch.int64))

@@ -19,10 +19,15 @@ data, and the work shared among threads. Their limits:
   like 10⁴ + N(0, 1) normalises to about 1e-6, where a one-pass :math:`E[x^2]-E[x]^2` in
   float32 would be off by O(1).
 * **Threads.** Each pass works through the batch in about equal blocks of whole samples (about
-  :data:`BLOCK` values each; for ``(N, C)`` whole ``ROW_BLOCK``-row groups), and the blocks are
-  shared among :data:`THREADS` threads in contiguous runs (numpy releases the GIL inside its
-  loops), as torch shares its kernels among its intra-op threads. Each block's sums are kept apart
-  and added in block order, so the result does not depend on the number of threads, bit for bit.
+  :data:`BLOCK` values each; for ``(N, C)`` whole ``ROW_BLOCK``-row groups). The calling thread and
+  ``THREADS - 1`` helper threads take blocks one at a time until none is left (numpy releases the
+  GIL inside its loops), so a helper that wakes up late costs nothing: the caller does its share.
+  Each block's sums are kept apart and added in block order, so the result does not depend on the
+  number of threads, or on which thread took which block, bit for bit.
+* **Loops.** Per-channel constants are written out over one sample (``(1, C, *spatial)``), or for
+  ``(N, C)`` over ``ROW_BLOCK`` rows (``(1, ROW_BLOCK * C)``, the block viewed as
+  ``(R / ROW_BLOCK, ROW_BLOCK * C)``), so every element-wise step is a few long numpy loops rather
+  than one short loop per channel or row (the same values, computed the same way).
 * **Memory.** The forward makes 7 passes over input-sized arrays (read x / write x − shift; read
   for the sum; centre in place; read for the sum of squares; scale in place to x̂; write γx̂; add β
   in place) and keeps x̂ for the backward; the backward makes 6 (read ∂y for Σ∂y; read ∂y and x̂
@@ -30,6 +35,7 @@ data, and the work shared among threads. Their limits:
   :mod:`benchmarks.bench_batchnorm` prints these counts next to PyTorch's.
 """
 
+import itertools
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -92,12 +98,30 @@ def spread(v: np.ndarray, shape: tuple, dtype) -> np.ndarray:
 
     Where one sample is at most BLOCK values, it is written out as a contiguous ``(1, C, *spatial)``
     array: broadcast over the batch axis only, each element-wise step is then one long numpy loop per
-    sample rather than one short loop per channel (the same values, computed the same way).
+    sample rather than one short loop per channel (the same values, computed the same way). For an
+    ``(N, C)`` input it is written out over ROW_BLOCK rows, ``(1, ROW_BLOCK * C)``, to be used through
+    :func:`fit`.
     """
     v = per_channel(np.asarray(v, dtype), len(shape))
-    if len(shape) == 2 or math.prod(shape[1:]) > BLOCK:
+    if len(shape) == 2:
+        return np.tile(v, (1, ROW_BLOCK)) if ROW_BLOCK * shape[1] <= BLOCK else v
+    if math.prod(shape[1:]) > BLOCK:
         return v
     return np.ascontiguousarray(np.broadcast_to(v, (1,) + tuple(shape[1:])))
+
+
+def fit(v: np.ndarray, *blocks: np.ndarray) -> tuple:
+    """``(v, *blocks)`` viewed so that they broadcast, for a constant ``v`` from :func:`spread`.
+
+    ``(R, C)`` blocks against a wide ``(1, ROW_BLOCK * C)`` constant are viewed as
+    ``(R / ROW_BLOCK, ROW_BLOCK * C)`` (if R is not a multiple of ROW_BLOCK, the constant as ``(1, C)``).
+    """
+    a = blocks[0]
+    if a.ndim != 2 or v.shape[1] == a.shape[1]:
+        return (v, *blocks)
+    if a.shape[0] % ROW_BLOCK == 0:
+        return (v, *(b.reshape(-1, v.shape[1]) for b in blocks))
+    return (v[:, : a.shape[1]], *blocks)
 
 
 def sample_blocks(shape: tuple) -> list:
@@ -125,16 +149,32 @@ if hasattr(os, "register_at_fork"):
 
 
 def map_blocks(work, blocks: list) -> list:
-    """``[work(b) for b in blocks]``, the blocks shared among THREADS threads in contiguous runs."""
-    runs = min(THREADS, len(blocks))
-    if runs <= 1:
+    """``[work(b) for b in blocks]``, computed by the calling thread and up to THREADS - 1 helpers.
+
+    Every thread takes the next untaken block until none is left; a helper that has not started by
+    then is cancelled, so the caller never waits for a thread to wake up only to find no work.
+    """
+    helpers = min(THREADS, len(blocks)) - 1
+    if helpers <= 0:
         return [work(block) for block in blocks]
     global _pool
-    if _pool is None or _pool._max_workers != runs:
-        _pool = ThreadPoolExecutor(max_workers=runs, thread_name_prefix="bnlib")
-    bounds = [len(blocks) * i // runs for i in range(runs + 1)]
-    done = _pool.map(lambda i: [work(block) for block in blocks[bounds[i] : bounds[i + 1]]], range(runs))
-    return [result for run in done for result in run]
+    if _pool is None or _pool._max_workers != THREADS - 1:
+        _pool = ThreadPoolExecutor(max_workers=THREADS - 1, thread_name_prefix="bnlib")
+    results = [None] * len(blocks)
+    claim = itertools.count()  # next() on it is atomic under the GIL: each block is taken once
+
+    def take_blocks():
+        while (i := next(claim)) < len(blocks):
+            results[i] = work(blocks[i])
+
+    futures = [_pool.submit(take_blocks) for _ in range(helpers)]
+    try:
+        take_blocks()
+    finally:  # helpers still running finish before we return (or re-raise their error)
+        for future in futures:
+            if not future.cancel():
+                future.result()
+    return results
 
 
 def fast_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float):
@@ -154,16 +194,18 @@ def fast_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, e
     x_hat = np.empty_like(x)  # holds x - shift, then x - μ, then x̂
 
     def shift_and_sum(s):  # x - shift; its sum per channel
-        return channel_sum(np.subtract(x[s], shift_b, out=x_hat[s]))
+        shift_s, x_s, out = fit(shift_b, x[s], x_hat[s])
+        np.subtract(x_s, shift_s, out=out)
+        return channel_sum(x_hat[s])
 
     offset = np.sum(map_blocks(shift_and_sum, blocks), axis=0) / m  # (C,) mean of x - shift
     mean = shift.astype(np.float64) + offset  # (C,) μ
     offset_b = spread(offset, x.shape, x.dtype)
 
     def centre_and_square(s):  # x - μ; its sum of squares per channel
-        centred = x_hat[s]
-        centred -= offset_b
-        return channel_dot(centred, centred)
+        offset_s, centred = fit(offset_b, x_hat[s])
+        centred -= offset_s
+        return channel_dot(x_hat[s], x_hat[s])
 
     var = np.sum(map_blocks(centre_and_square, blocks), axis=0) / m  # (C,) σ², biased
     inv_std = 1.0 / np.sqrt(var + eps)  # (C,)
@@ -173,9 +215,10 @@ def fast_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, e
     y = np.empty_like(x)
 
     def scale_and_shift(s):  # x̂ = (x - μ) / sqrt(σ² + ε); y = γ x̂ + β
-        x_hat[s] *= inv_std_b
-        np.multiply(x_hat[s], gamma_b, out=y[s])
-        y[s] += beta_b
+        inv_std_s, x_hat_s, y_s = fit(inv_std_b, x_hat[s], y[s])
+        x_hat_s *= inv_std_s
+        np.multiply(x_hat_s, fit(gamma_b, x_hat[s])[0], out=y_s)
+        y_s += fit(beta_b, x_hat[s])[0]
 
     map_blocks(scale_and_shift, blocks)
     cache = NormCache(
@@ -210,10 +253,11 @@ def fast_batchnorm_backward(dy: np.ndarray, cache: NormCache):
     dx = np.empty_like(dy)
 
     def input_gradient(s):
-        np.multiply(x_hat[s], mean_dy_x_hat, out=dx[s])  # x̂ mean(∂y x̂)
-        dx[s] += mean_dy  # ... + mean(∂y)
-        np.subtract(dy[s], dx[s], out=dx[s])  # ∂y - mean(∂y) - x̂ mean(∂y x̂)
-        dx[s] *= scale_b  # ∂x
+        k, x_hat_s, dy_s, dx_s = fit(mean_dy_x_hat, x_hat[s], dy[s], dx[s])
+        np.multiply(x_hat_s, k, out=dx_s)  # x̂ mean(∂y x̂)
+        dx_s += fit(mean_dy, dx[s])[0]  # ... + mean(∂y)
+        np.subtract(dy_s, dx_s, out=dx_s)  # ∂y - mean(∂y) - x̂ mean(∂y x̂)
+        dx_s *= fit(scale_b, dx[s])[0]  # ∂x
 
     map_blocks(input_gradient, blocks)
     return dx, dgamma.astype(dy.dtype), dbeta.astype(dy.dtype)

@@ -110,15 +110,23 @@ def test_fast_and_reference_agree_on_arbitrary_float64_input(x):
     np.testing.assert_allclose(y, y_ref, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("shape", [(70, 3), (9, 3, 5), (7, 2, 3, 4), (3, 40, 50)], ids=str)
+@pytest.mark.parametrize(
+    "shape, block",
+    [((70, 3), 32), ((70, 3), 64), ((64, 3), 1 << 19), ((70, 3), 1 << 19), ((9, 3, 5), 32), ((7, 2, 3, 4), 32)]
+    + [((3, 40, 50), 32)],
+    ids=str,
+)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_blocks_and_threads_change_nothing(shape, dtype, rng, monkeypatch):
-    """Cut into many blocks (BLOCK = 32 values) on 1, 2 or 3 threads: equal to the reference, and bit for bit to each other."""
+def test_blocks_and_threads_change_nothing(shape, block, dtype, rng, monkeypatch):
+    """Cut into blocks of BLOCK values on 1, 2 or 3 threads: equal to the reference, and bit for bit to each other.
+
+    (N, C) inputs with BLOCK >= 16 C use the wide (1, 16 C) constants, on blocks of whole 16-row groups
+    and on a last block with fewer rows."""
     x = (5.0 + rng.normal(size=shape)).astype(dtype)
     dy = rng.normal(size=shape).astype(dtype)
     gamma, beta = rng.normal(size=shape[1]).astype(dtype), rng.normal(size=shape[1]).astype(dtype)
-    monkeypatch.setattr(fast_batchnorm, "BLOCK", 32)
-    assert len(fast_batchnorm.sample_blocks(shape)) > 2
+    monkeypatch.setattr(fast_batchnorm, "BLOCK", block)
+    assert len(fast_batchnorm.sample_blocks(shape)) > 2 or block > 64  # many blocks, or one wide block
     results = []
     for threads in (1, 2, 3):
         monkeypatch.setattr(fast_batchnorm, "THREADS", threads)
@@ -151,6 +159,33 @@ def test_sample_blocks_cover_the_batch_in_whole_samples(shape, blocks, monkeypat
         assert all((s.stop - s.start) % fast_batchnorm.ROW_BLOCK == 0 for s in cuts[:-1])
     sizes = [s.stop - s.start for s in cuts]  # about equal, so that the threads share the work evenly
     assert max(sizes) - min(sizes) <= (fast_batchnorm.ROW_BLOCK if len(shape) == 2 else 1)
+
+
+def test_spread_and_fit_give_each_entry_its_channels_constant():
+    v = np.array([1.0, 2.0, 3.0])
+    wide = fast_batchnorm.spread(v, (40, 3), np.float32)
+    assert wide.shape == (1, fast_batchnorm.ROW_BLOCK * 3) and wide.dtype == np.float32
+    for rows in (32, 7):  # whole 16-row groups, viewed wide; fewer rows, the constant narrowed
+        block = np.zeros((rows, 3))
+        constant, view = fast_batchnorm.fit(wide, block)
+        np.testing.assert_array_equal((view + constant).reshape(rows, 3), np.broadcast_to(v, (rows, 3)))
+    per_sample = fast_batchnorm.spread(v, (5, 3, 2, 2), np.float64)
+    assert per_sample.shape == (1, 3, 2, 2) and np.all(per_sample == v.reshape(1, 3, 1, 1))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_map_blocks_returns_results_in_block_order_and_raises_errors(threads, monkeypatch):
+    monkeypatch.setattr(fast_batchnorm, "THREADS", threads)
+    blocks = list(range(50))
+    assert fast_batchnorm.map_blocks(lambda b: b * b, blocks) == [b * b for b in blocks]
+
+    def fails_on_7(b):
+        if b == 7:
+            raise ZeroDivisionError("block 7")
+        return b
+
+    with pytest.raises(ZeroDivisionError, match="block 7"):
+        fast_batchnorm.map_blocks(fails_on_7, blocks)
 
 
 def _normalise_in_child(queue):

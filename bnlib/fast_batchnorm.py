@@ -110,18 +110,20 @@ def spread(v: np.ndarray, shape: tuple, dtype) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(v, (1,) + tuple(shape[1:])))
 
 
-def fit(v: np.ndarray, *blocks: np.ndarray) -> tuple:
-    """``(v, *blocks)`` viewed so that they broadcast, for a constant ``v`` from :func:`spread`.
+def fit(blocks: list, constants: list) -> tuple:
+    """Views of ``blocks`` (same-shape slices of the input's layout) and of ``constants`` (from
+    :func:`spread`) that broadcast against each other: ``(*blocks, *constants)``.
 
-    ``(R, C)`` blocks against a wide ``(1, ROW_BLOCK * C)`` constant are viewed as
-    ``(R / ROW_BLOCK, ROW_BLOCK * C)`` (if R is not a multiple of ROW_BLOCK, the constant as ``(1, C)``).
+    ``(R, C)`` blocks against wide ``(1, ROW_BLOCK * C)`` constants are viewed as
+    ``(R / ROW_BLOCK, ROW_BLOCK * C)``; if R is not a multiple of ROW_BLOCK, the constants as ``(1, C)``.
+    Anything else is returned as it is.
     """
-    a = blocks[0]
-    if a.ndim != 2 or v.shape[1] == a.shape[1]:
-        return (v, *blocks)
-    if a.shape[0] % ROW_BLOCK == 0:
-        return (v, *(b.reshape(-1, v.shape[1]) for b in blocks))
-    return (v[:, : a.shape[1]], *blocks)
+    rows, width = blocks[0].shape[0], constants[0].shape[-1]
+    if blocks[0].ndim != 2 or width == blocks[0].shape[1]:
+        return (*blocks, *constants)
+    if rows % ROW_BLOCK == 0:
+        return (*(b.reshape(-1, width) for b in blocks), *constants)
+    return (*blocks, *(c[:, : blocks[0].shape[1]] for c in constants))
 
 
 def sample_blocks(shape: tuple) -> list:
@@ -194,8 +196,8 @@ def fast_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, e
     x_hat = np.empty_like(x)  # holds x - shift, then x - μ, then x̂
 
     def shift_and_sum(s):  # x - shift; its sum per channel
-        shift_s, x_s, out = fit(shift_b, x[s], x_hat[s])
-        np.subtract(x_s, shift_s, out=out)
+        x_s, x_hat_s, shift_s = fit([x[s], x_hat[s]], [shift_b])
+        np.subtract(x_s, shift_s, out=x_hat_s)
         return channel_sum(x_hat[s])
 
     offset = np.sum(map_blocks(shift_and_sum, blocks), axis=0) / m  # (C,) mean of x - shift
@@ -203,7 +205,7 @@ def fast_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, e
     offset_b = spread(offset, x.shape, x.dtype)
 
     def centre_and_square(s):  # x - μ; its sum of squares per channel
-        offset_s, centred = fit(offset_b, x_hat[s])
+        centred, offset_s = fit([x_hat[s]], [offset_b])
         centred -= offset_s
         return channel_dot(x_hat[s], x_hat[s])
 
@@ -215,10 +217,10 @@ def fast_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, e
     y = np.empty_like(x)
 
     def scale_and_shift(s):  # x̂ = (x - μ) / sqrt(σ² + ε); y = γ x̂ + β
-        inv_std_s, x_hat_s, y_s = fit(inv_std_b, x_hat[s], y[s])
+        x_hat_s, y_s, inv_std_s, gamma_s, beta_s = fit([x_hat[s], y[s]], [inv_std_b, gamma_b, beta_b])
         x_hat_s *= inv_std_s
-        np.multiply(x_hat_s, fit(gamma_b, x_hat[s])[0], out=y_s)
-        y_s += fit(beta_b, x_hat[s])[0]
+        np.multiply(x_hat_s, gamma_s, out=y_s)
+        y_s += beta_s
 
     map_blocks(scale_and_shift, blocks)
     cache = NormCache(
@@ -253,11 +255,11 @@ def fast_batchnorm_backward(dy: np.ndarray, cache: NormCache):
     dx = np.empty_like(dy)
 
     def input_gradient(s):
-        k, x_hat_s, dy_s, dx_s = fit(mean_dy_x_hat, x_hat[s], dy[s], dx[s])
+        x_hat_s, dy_s, dx_s, k, mean_dy_s, scale_s = fit([x_hat[s], dy[s], dx[s]], [mean_dy_x_hat, mean_dy, scale_b])
         np.multiply(x_hat_s, k, out=dx_s)  # x̂ mean(∂y x̂)
-        dx_s += fit(mean_dy, dx[s])[0]  # ... + mean(∂y)
+        dx_s += mean_dy_s  # ... + mean(∂y)
         np.subtract(dy_s, dx_s, out=dx_s)  # ∂y - mean(∂y) - x̂ mean(∂y x̂)
-        dx_s *= fit(scale_b, dx[s])[0]  # ∂x
+        dx_s *= scale_s  # ∂x
 
     map_blocks(input_gradient, blocks)
     return dx, dgamma.astype(dy.dtype), dbeta.astype(dy.dtype)

@@ -167,7 +167,7 @@ def test_spread_and_fit_give_each_entry_its_channels_constant():
     assert wide.shape == (1, fast_batchnorm.ROW_BLOCK * 3) and wide.dtype == np.float32
     for rows in (32, 7):  # whole 16-row groups, viewed wide; fewer rows, the constant narrowed
         block = np.zeros((rows, 3))
-        constant, view = fast_batchnorm.fit(wide, block)
+        view, constant = fast_batchnorm.fit([block], [wide])
         np.testing.assert_array_equal((view + constant).reshape(rows, 3), np.broadcast_to(v, (rows, 3)))
     per_sample = fast_batchnorm.spread(v, (5, 3, 2, 2), np.float64)
     assert per_sample.shape == (1, 3, 2, 2) and np.all(per_sample == v.reshape(1, 3, 1, 1))

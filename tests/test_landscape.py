@@ -14,6 +14,7 @@ from bnlib.lab.landscape import (
     NoisyBatchNorm,
     activation_inputs,
     add_noise,
+    copy_without_hooks,
     draw_noise,
     gradient_line,
     ics_gradients,
@@ -220,3 +221,26 @@ def test_moment_recorder_records_the_training_forward_once_per_step():
             assert np.allclose(pct[t, layer], np.percentile(z[:, 2].numpy(), (15, 50, 85)), atol=1e-5)
     with pytest.raises(ValueError, match="no Tanh"):
         MomentRecorder(model, activation=nn.Tanh)
+
+
+def test_probes_copy_the_model_without_a_watching_recorder():
+    """A recorder's hooks are bound methods; a plain deepcopy would copy the recorder and everything it
+    has recorded into every probe. The copy has the same parameters, buffers and noise and no hooks,
+    and computes what the model computes."""
+    from bnlib.lab.landscape import MomentRecorder
+
+    data = load_digits_split()
+    model = add_noise(build_mlp(MLPConfig(hidden=(16, 16), norm="bn"), seed=0), seed=0)
+    with MomentRecorder(model, unit=2) as recorder:
+        for _ in range(3):
+            model(data.x_train[:32])  # three recorded rows
+        rows = len(recorder.means())
+        twin = copy_without_hooks(model)
+        assert all(not m._forward_pre_hooks and not m._forward_hooks for m in twin.modules())
+        assert any(m._forward_pre_hooks for m in model.modules())  # the original keeps its hooks
+        for (name, a), (_, b) in zip(model.state_dict().items(), twin.state_dict().items()):
+            assert torch.equal(a, b) and a.data_ptr() != b.data_ptr(), name
+        torch.testing.assert_close(twin(data.x_train[:32]), model(data.x_train[:32]), rtol=0, atol=0)
+        ics_gradients(model, data.x_train[:32], data.y_train[:32], lr=0.1, layer=1)
+        gradient_line(model, data.x_train[:32], data.y_train[:32], [0.1])
+        assert len(recorder.means()) == rows + 1  # only the direct call above was recorded

@@ -16,8 +16,8 @@ Three tools for lesson 08, each the plumbing behind one measurement whose formul
   :math:`\eta`, where :math:`g` is the gradient at :math:`\theta`.
 
 :func:`train_probed` is the SGD loop that re-draws the noise every step and calls a probe on the
-current batch before chosen updates. Probes work on deep copies (:func:`copy_without_hooks`): the
-trained model, its BN running statistics and its noise are never changed by a measurement.
+current batch before chosen updates. Probes work on deep copies: the trained model, its BN running
+statistics and its noise are never changed by a measurement.
 """
 
 import copy
@@ -138,31 +138,6 @@ def _flat_grad(parameters) -> torch.Tensor:
     return torch.cat([p.grad.reshape(-1) for p in parameters])
 
 
-_FORWARD_HOOK_DICTS = (
-    "_forward_pre_hooks",
-    "_forward_pre_hooks_with_kwargs",
-    "_forward_hooks",
-    "_forward_hooks_with_kwargs",
-    "_forward_hooks_always_called",
-)
-
-
-def copy_without_hooks(model: nn.Module) -> nn.Module:
-    """A deep copy of ``model`` (parameters, buffers, noise) that carries none of its forward hooks.
-
-    A hook registered by a recorder (e.g. :class:`MomentRecorder`) is a bound method, so a plain
-    ``copy.deepcopy`` would copy the recorder too, with everything it has recorded: a probe taken
-    every few steps would then cost more the longer training runs. The copy's hook tables start empty.
-    """
-    memo = {}
-    for module in model.modules():
-        for name in _FORWARD_HOOK_DICTS:
-            hooks = getattr(module, name, None)
-            if hooks is not None:
-                memo[id(hooks)] = type(hooks)()  # deepcopy takes this empty table for the original
-    return copy.deepcopy(model, memo)
-
-
 def ics_gradients(
     model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, lr: float, layer: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -180,7 +155,7 @@ def ics_gradients(
     positions = linear_layers(model)
     if not 1 <= layer < len(positions):
         raise ValueError(f"layer must be in [1, {len(positions) - 1}] (it needs a layer before it), got {layer}")
-    work = copy_without_hooks(model).train()
+    work = copy.deepcopy(model).train()
     cut = positions[layer]
     preceding = [p for module in work[:cut] for p in module.parameters()]
     F.cross_entropy(work(x), y).backward()
@@ -217,7 +192,7 @@ def gradient_line(model: nn.Module, x: torch.Tensor, y: torch.Tensor, step_sizes
     step_sizes = torch.as_tensor(step_sizes, dtype=torch.float64)
     if step_sizes.dim() != 1 or len(step_sizes) == 0 or not bool((step_sizes > 0).all()):
         raise ValueError(f"step_sizes must be a non-empty 1-d sequence of positive numbers, got {step_sizes}")
-    base = copy_without_hooks(model).train()
+    base = copy.deepcopy(model).train()
     loss0 = F.cross_entropy(base(x), y)
     loss0.backward()
     params = list(base.parameters())
@@ -242,7 +217,7 @@ def activation_inputs(
 ) -> list[torch.Tensor]:
     """The input of every ``activation`` module of ``model`` for the batch ``x``, in training mode
     (with the current noise), computed on a copy: a list of ``(N, units)`` tensors, one per layer."""
-    work = copy_without_hooks(model).train()
+    work = copy.deepcopy(model).train()
     caught = []
     hooks = [
         m.register_forward_pre_hook(lambda module, inputs: caught.append(inputs[0].detach()))
@@ -278,15 +253,22 @@ class MomentRecorder:
             raise ValueError(f"the model has no {activation.__name__} module")
         self.unit, self.levels = unit, torch.tensor(levels, dtype=torch.float64) / 100
         self._rows: list[list] = []
-        self._hooks = [m.register_forward_pre_hook(self._hook) for m in self.targets]
+        self._hooks = [m.register_forward_pre_hook(self._hook()) for m in self.targets]
 
-    def _hook(self, module, inputs):
-        if module not in self.targets or not module.training:  # a probe's copy, or eval mode
-            return
-        z = inputs[0].detach()  # (N, units)
-        if module is self.targets[0]:
-            self._rows.append([])
-        self._rows[-1].append((z.mean(dim=0), z.std(dim=0), torch.quantile(z[:, self.unit].double(), self.levels)))
+    def _hook(self):
+        # A closure, not a bound method: copy.deepcopy shares functions but copies a bound method's
+        # object, so a probe's deep copy of the model would otherwise copy this recorder and every row
+        # it holds, at a cost that grows with training. The copy's modules call this recorder, which
+        # ignores them (they are not its targets).
+        def hook(module, inputs):
+            if module not in self.targets or not module.training:  # a probe's copy, or eval mode
+                return
+            z = inputs[0].detach()  # (N, units)
+            if module is self.targets[0]:
+                self._rows.append([])
+            self._rows[-1].append((z.mean(dim=0), z.std(dim=0), torch.quantile(z[:, self.unit].double(), self.levels)))
+
+        return hook
 
     def _stack(self, k: int):
         return torch.stack([torch.stack([layer[k] for layer in row]) for row in self._rows]).numpy()

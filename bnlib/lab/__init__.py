@@ -5,6 +5,7 @@ One job per module (import the one you need; all of them need torch, plotting ne
     bnlib.lab.data          the 8x8 digits data set, split and standardised; the one split seed
     bnlib.lab.models        MLPConfig and build_mlp: seeded MLPs with none, BN, LN or GN
     bnlib.lab.training      TrainConfig and train: a seeded SGD loop that returns a History
+    bnlib.lab.sgd           SGD: torch.optim.SGD's CPU update, bit for bit, without importing torch's compiler
     bnlib.lab.vectorized    train_together: several seeds of one network trained at once (torch.func.vmap)
     bnlib.lab.side_by_side  train_side_by_side: K small MLPs trained at once with batched SGD,
                             optionally tracing each weight row's norm, gradient and turn per step

@@ -25,6 +25,7 @@ from torch import nn
 from ..distributed import GhostBatchNorm, SyncBatchNorm
 from ..nn import BatchNorm
 from .models import MLPConfig, build_mlp
+from .sgd import SGD
 from .training import minibatches
 
 
@@ -74,14 +75,14 @@ def _run(config, model, x_train, y_train, x_test, y_test, rows, average) -> dict
     dtype = torch.float64 if config.double else torch.float32
     x_train, x_test = torch.as_tensor(x_train, dtype=dtype), torch.as_tensor(x_test, dtype=dtype)
     y_train, y_test = torch.as_tensor(y_train), torch.as_tensor(y_test)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    optimizer = SGD(model.parameters(), lr=config.lr)
     batches = minibatches(len(y_train), config.global_batch, torch.Generator().manual_seed(config.seed))
     losses, curve = [], []
     model.train()
     for step in range(1, config.steps + 1):
         index = rows(next(batches))
         loss = F.cross_entropy(model(x_train[index]), y_train[index])
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         average(model)
         optimizer.step()

@@ -36,6 +36,7 @@ from ..functional import batch_statistics
 from ..nn import BatchNorm
 from ..running_stats import population_statistics
 from .data import Dataset
+from .sgd import SGD
 from .training import TrainConfig, minibatches, sgd_step
 
 BN_TYPES = (BatchNorm, nn.modules.batchnorm._BatchNorm)
@@ -192,9 +193,7 @@ def train_and_track(
         return hook
 
     hooks = [bn.register_forward_hook(record(i)) for i, bn in enumerate(bns)]
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
+    optimizer = SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     batches = minibatches(len(data.y_train), config.batch_size, torch.Generator().manual_seed(config.seed))
     run = TrackedRun([], [], np.arange(every, config.steps + 1, every))
     model.train()

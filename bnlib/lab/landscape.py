@@ -30,6 +30,7 @@ from torch import nn
 
 from ..nn import BatchNorm
 from .data import Dataset
+from .sgd import SGD
 from .training import History, TrainConfig, accuracy, minibatches
 
 
@@ -327,7 +328,7 @@ def train_probed(
         raise ValueError("train_probed needs plain SGD: momentum = weight_decay = 0")
     if probe_every < 1:
         raise ValueError(f"probe_every must be >= 1, got {probe_every}")
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    optimizer = SGD(model.parameters(), lr=config.lr)
     batches = minibatches(len(data.y_train), config.batch_size, torch.Generator().manual_seed(config.seed))
     history = ProbedHistory()
     model.train()
@@ -341,7 +342,7 @@ def train_probed(
             history.probe_steps.append(step)
             history.probes.append(probe(model, x, y, step))
         loss = F.cross_entropy(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         history.train_loss.append(loss.item())

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Dataset
+from .sgd import SGD
 
 
 @dataclass(kw_only=True)
@@ -70,13 +71,13 @@ def minibatches(n: int, batch_size: int, generator: torch.Generator) -> Iterator
             yield order[start : start + batch_size]  # (batch_size,)
 
 
-def sgd_step(model: nn.Module, optimizer: torch.optim.Optimizer, data: Dataset, index: torch.Tensor) -> torch.Tensor:
+def sgd_step(model: nn.Module, optimizer: SGD, data: Dataset, index: torch.Tensor) -> torch.Tensor:
     """One update on the training examples ``index (batch_size,)``: cross-entropy, backward, step.
 
     Returns the mini-batch loss (computed before the update), still a tensor.
     """
     loss = F.cross_entropy(model(data.x_train[index]), data.y_train[index])
-    optimizer.zero_grad(set_to_none=True)
+    optimizer.zero_grad()
     loss.backward()
     optimizer.step()
     return loss
@@ -104,9 +105,7 @@ def train(model: nn.Module, data: Dataset, config: TrainConfig, recorder=None) -
     latest update (none at step 0). A diverging run (NaN loss) is not stopped: its losses are
     recorded as NaN and its accuracy is whatever the broken model predicts.
     """
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
+    optimizer = SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     batches = minibatches(len(data.y_train), config.batch_size, torch.Generator().manual_seed(config.seed))
     history = History()
 

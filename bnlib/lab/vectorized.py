@@ -17,6 +17,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .batching import BATCH_ORDERS
 from .data import Dataset
+from .sgd import SGD
 from .training import History, TrainConfig
 
 
@@ -70,9 +71,7 @@ def train_together(
 
     train_forward = vmap(forward, in_dims=(0, 0, 0), randomness="different")  # x: (K, m, features)
     eval_forward = vmap(forward, in_dims=(0, 0, None), randomness="different")  # x: (N, features), shared
-    optimizer = torch.optim.SGD(
-        list(params.values()), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
+    optimizer = SGD(params.values(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     streams = [
         BATCH_ORDERS[order](data.y_train, config.batch_size, torch.Generator().manual_seed(c.seed)) for c in configs
     ]
@@ -99,7 +98,7 @@ def train_together(
                 .view(k_models, -1)
                 .mean(dim=1)
             )  # (K,)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             losses.sum().backward()  # model k's parameters get the gradient of its own loss
             optimizer.step()
             for history, loss in zip(histories, losses.tolist()):

@@ -66,6 +66,20 @@ def check_count(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_nonnegative(value, name: str, positive: bool = False) -> float:
+    """A finite real number >= 0 (> 0 with ``positive=True``), e.g. an optimiser's momentum (or its ``lr``).
+
+    Returns it unchanged. Raises ``TypeError`` for ``True``, strings, None; ``ValueError`` for a
+    negative value (or 0 when ``positive``), inf and NaN.
+    """
+    bound = "> 0" if positive else ">= 0"
+    if not _is_real_number(value):
+        raise TypeError(f"{name} must be a real number {bound}, got {value!r} of type {type(value).__name__}")
+    if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return value
+
+
 def check_hyperparameters(num_features, eps, momentum) -> None:
     """The constructor arguments of a BN layer: ``num_features >= 1``, ``eps``, ``momentum`` (or None)."""
     check_count(num_features, "num_features")

@@ -1,5 +1,7 @@
-r"""The fast path for Batch Normalization's layout: the same equations as :mod:`bnlib.normalize`, rearranged.
+r"""The numpy fast path for Batch Normalization's layout: the same equations as :mod:`bnlib.normalize`, rearranged.
 
+BN uses this path where numba is not installed (with numba, :mod:`bnlib.compiled_batchnorm`, which
+also uses this module's blocks and threads: :func:`sample_blocks`, :func:`map_blocks`).
 :func:`fast_batchnorm_forward` and :func:`fast_batchnorm_backward` compute what
 ``normalize_forward(x, γ, β, axes=(0, 2, 3, ...))`` and ``normalize_backward`` compute (the tests
 check them equal), in the input's dtype, with fewer passes over memory, no float64 copy of the

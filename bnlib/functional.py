@@ -13,8 +13,9 @@ the shape of γ, β differ:
 .. math:: \mu = \tfrac1m\sum x,\quad \sigma^2 = \tfrac1m\sum (x-\mu)^2,\quad
           \hat x = \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}},\quad y = \gamma\hat x + \beta .
 
-BN's training pair runs on the fast path :mod:`bnlib.fast_batchnorm` (tested equal to the core);
-LN and GN run on the core's reference path. All statistics are accumulated in float64.
+BN's training pair runs on the compiled path :mod:`bnlib.compiled_batchnorm` where numba is
+installed, and on the numpy fast path :mod:`bnlib.fast_batchnorm` otherwise (both tested equal to
+the core); LN and GN run on the core's reference path. All statistics are accumulated in float64.
 BN's eval mode is the pair :func:`batchnorm_inference_forward` / :func:`batchnorm_inference_backward`
 (and :func:`batchnorm_inference`, its output alone).
 """
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import compiled_batchnorm
+from .compiled_batchnorm import SavedInput, compiled_batchnorm_backward, compiled_batchnorm_forward
 from .fast_batchnorm import channel_dot, fast_batchnorm_backward, fast_batchnorm_forward, per_channel, reduction_axes
 from .normalize import NormCache, normalize_backward, normalize_forward
 from .validation import (
@@ -76,19 +79,26 @@ def _checked_bn_input(x, **vectors) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BatchNormCache:
-    """What :func:`batchnorm_backward` needs: the core's :class:`NormCache`, with BN's ``(C,)`` views.
+    """What :func:`batchnorm_backward` needs, with BN's ``(C,)`` views.
 
     Attributes:
-        norm: the :class:`~bnlib.normalize.NormCache` (statistics shaped ``(1, C, 1, ...)``).
+        norm: the path's cache, statistics shaped ``(1, C, 1, ...)``: a
+            :class:`~bnlib.normalize.NormCache` (numpy fast path), or a
+            :class:`~bnlib.compiled_batchnorm.SavedInput` (compiled path, which keeps ``x`` and
+            computes ``x_hat`` when asked).
     Properties ``x_hat`` (like x), ``gamma``, ``mean``, ``var``, ``inv_std`` (``(C,)``, the last
-    three float64) and ``m`` (values per channel).
+    three float64), ``shape`` (the input's) and ``m`` (values per channel).
     """
 
-    norm: NormCache
+    norm: NormCache | SavedInput
 
     @property
     def x_hat(self) -> np.ndarray:
         return self.norm.x_hat
+
+    @property
+    def shape(self) -> tuple:
+        return self.norm.shape
 
     @property
     def gamma(self) -> np.ndarray:
@@ -117,15 +127,22 @@ def batch_statistics(x) -> tuple:
     Args:
         x: input, shape ``(N, C)`` or ``(N, C, *spatial)``, float32 or float64, at least one value per channel.
     Returns:
-        ``(mean, var)``, float64, each shape ``(C,)``, accumulated as in :mod:`bnlib.fast_batchnorm`.
+        ``(mean, var)``, float64, each shape ``(C,)``, accumulated as in :func:`batchnorm_forward`.
     """
     x = float_array(x)
     check_channel_input(x.shape)
     if x.size == 0:
         raise ValueError(f"batch statistics need at least one value per channel, got input of shape {x.shape}")
     C = x.shape[1]
-    _, cache = fast_batchnorm_forward(x, np.ones(C, x.dtype), np.zeros(C, x.dtype), 1.0)
+    _, cache = _bn_forward(x, np.ones(C, x.dtype), np.zeros(C, x.dtype), 1.0)
     return cache.mean.reshape(-1), cache.var.reshape(-1)
+
+
+def _bn_forward(x, gamma, beta, eps):
+    """The compiled path's forward where it is available, the numpy fast path's otherwise."""
+    if compiled_batchnorm.available():
+        return compiled_batchnorm_forward(x, gamma, beta, eps)
+    return fast_batchnorm_forward(x, gamma, beta, eps)
 
 
 def batchnorm_forward(x, gamma, beta, eps=1e-5):
@@ -133,7 +150,8 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
 
     .. math:: y = \gamma \frac{x - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}} + \beta
 
-    ``normalize_forward(x, γ, β, axes=(0, 2, ..., ndim-1), eps)``, computed by the fast path.
+    ``normalize_forward(x, γ, β, axes=(0, 2, ..., ndim-1), eps)``, computed by the compiled path
+    (:mod:`bnlib.compiled_batchnorm`) if numba is installed, by the numpy fast path otherwise.
 
     Args:
         x: input, shape ``(N, C)`` or ``(N, C, *spatial)``, float32 or float64. An empty batch
@@ -148,7 +166,7 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
     x = _checked_bn_input(x, gamma=gamma, beta=beta)
     check_batch_size(x.shape)
     check_eps(eps)
-    y, norm = fast_batchnorm_forward(x, np.asarray(gamma), np.asarray(beta), eps)
+    y, norm = _bn_forward(x, np.asarray(gamma), np.asarray(beta), eps)
     return y, BatchNormCache(norm)
 
 
@@ -172,7 +190,9 @@ def batchnorm_backward(dy, cache: BatchNormCache):
         in ``dy``'s dtype (the sums accumulated in float64).
     """
     dy = float_array(dy, "dy")
-    check_same_shape("dy", dy.shape, cache.x_hat.shape)
+    check_same_shape("dy", dy.shape, cache.shape)
+    if isinstance(cache.norm, SavedInput):
+        return compiled_batchnorm_backward(dy, cache.norm)
     return fast_batchnorm_backward(dy, cache.norm)
 
 

@@ -34,7 +34,8 @@ broadcast.
 
 This module is the *reference path*: one equation per line, everything in float64 (the input is
 converted once, the output rounded to the input's dtype at the end). It is what the tests take as
-the truth; :mod:`bnlib.fast_batchnorm` computes BN's case faster and is tested equal to it.
+the truth; :mod:`bnlib.compiled_batchnorm` (numba) and :mod:`bnlib.fast_batchnorm` (numpy) compute
+BN's case faster and are tested equal to it.
 ``bnlib.functional`` holds the thin wrappers in each paper's notation.
 """
 
@@ -64,6 +65,11 @@ class NormCache:
     mean: np.ndarray
     var: np.ndarray
     axes: tuple
+
+    @property
+    def shape(self) -> tuple:
+        """The input's shape."""
+        return self.x_hat.shape
 
     @property
     def m(self) -> int:

@@ -19,6 +19,8 @@ from bnlib import (
 from conftest import EPS_VALUES, F32, F64, SHAPES
 from reference import channel_axes, numerical_gradient, oracle_normalize, oracle_statistics, relative_error
 
+pytestmark = pytest.mark.usefixtures("bn_path")  # every test on the compiled path and on the numpy fast path
+
 
 def torch_batchnorm(x, gamma, beta, dy, eps=1e-5):
     """Output and gradients of torch.nn.functional.batch_norm in training mode, in x's dtype."""

@@ -1,4 +1,7 @@
-"""bnlib.normalize (the reference core) against the float64 oracle, and the BN fast path against the reference."""
+"""bnlib.normalize (the reference core) against the float64 oracle, and BN's two fast paths against the reference.
+
+Every test runs on the compiled path and on the numpy fast path (the module-scoped ``bn_path``); the
+reference-only tests at the top do not depend on it."""
 
 import numpy as np
 import pytest
@@ -7,9 +10,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from bnlib import batchnorm_backward, batchnorm_forward, fast_batchnorm, normalize_backward, normalize_forward
+from bnlib.compiled_batchnorm import SavedInput
 
 from conftest import EPS_VALUES
 from reference import channel_axes, numerical_gradient, oracle_normalize, relative_error
+
+pytestmark = pytest.mark.usefixtures("bn_path")
 
 # (input shape, axes, parameter shape): BN-, LN-, GN-like and odd layouts
 CASES = [
@@ -67,23 +73,26 @@ FAST_SHAPES = [
     (3, 2, 4, 5),
     (2, 3, 2, 2, 3),
     (2, 2, fast_batchnorm.SPATIAL_BLOCK + 7),
+    (5, 3, 1, 1),
 ]
 
 
 @pytest.mark.parametrize("shape", FAST_SHAPES, ids=str)
 @pytest.mark.parametrize("offset", [0.0, 1e4])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_fast_path_equals_the_reference(shape, offset, dtype, rng):
+def test_fast_path_equals_the_reference(shape, offset, dtype, rng, bn_path):
     x = (offset + rng.normal(size=shape)).astype(dtype)
     dy = rng.normal(size=shape).astype(dtype)
     C, ndim = shape[1], len(shape)
     gamma, beta = rng.normal(size=C).astype(dtype), rng.normal(size=C).astype(dtype)
     y, cache = batchnorm_forward(x, gamma, beta, 1e-3)
+    assert isinstance(cache.norm, SavedInput) == (bn_path == "compiled")  # the path under test ran
     dx, dgamma, dbeta = batchnorm_backward(dy, cache)
     per_channel = (1, C) + (1,) * (ndim - 2)
     y_ref, ref = normalize_forward(x, gamma.reshape(per_channel), beta.reshape(per_channel), channel_axes(ndim), 1e-3)
     dx_ref, dgamma_ref, dbeta_ref = normalize_backward(dy, ref)
-    # float64: rounding only; float32: element-wise work in float32 (6e-8 relative per step), sums in float64
+    # float64: rounding only; float32: element-wise work in float32 on the numpy path (6e-8 relative per
+    # step; the compiled path works in float64 and rounds once), sums in float64 on both
     tol = dict(rtol=1e-11, atol=1e-11) if dtype == np.float64 else dict(rtol=2e-6, atol=2e-6)
     np.testing.assert_allclose(y, y_ref, **tol)
     # the mean to 1e-7 of the data's spread (1 here), whatever the offset

@@ -9,11 +9,12 @@ its steps (every ufunc call is a loop of its own over the array), which is what 
 :mod:`bnlib.fast_batchnorm` behind PyTorch on large inputs; this path is used when numba can be
 imported, and that one otherwise (:func:`available`).
 
-* **What the cache holds.** Like PyTorch, the forward keeps the input ``x`` itself (not a copy)
-  with μ and 1/√(σ²+ε); the backward recomputes :math:`\hat x = (x-\mu)/\sqrt{\sigma^2+\epsilon}`
-  as it goes, and :attr:`SavedInput.x_hat` computes it when asked. So, as in PyTorch, *changing
-  x in place between the forward and the backward changes the gradient* (PyTorch raises an error
-  then; numpy arrays cannot tell).
+* **What the cache holds.** Like PyTorch, the forward keeps the input ``x`` itself (not a copy,
+  unless ``x`` is not C-contiguous: then its contiguous copy) with μ and 1/√(σ²+ε); the backward
+  recomputes :math:`\hat x = (x-\mu)/\sqrt{\sigma^2+\epsilon}` as it goes, and
+  :attr:`SavedInput.x_hat` computes it when asked. So, as in PyTorch, *changing x in place between
+  the forward and the backward changes the gradient* (PyTorch raises an error then, "modified by an
+  inplace operation"; numpy arrays cannot tell).
 * **Precision.** Every value is converted to float64 as it is read; every sum is accumulated in
   float64 and every element-wise step computed in float64, then rounded once to the input's
   dtype. So float32 data like 10⁴ + N(0, 1) normalises as accurately as float64 arithmetic
@@ -28,8 +29,9 @@ imported, and that one otherwise (:func:`available`).
   :func:`bnlib.fast_batchnorm.sample_blocks` and shared among ``fast_batchnorm.THREADS`` threads by
   its :func:`~bnlib.fast_batchnorm.map_blocks` (the kernels release the GIL); each block's sums are
   added in block order, so the result does not depend on the number of threads, bit for bit.
-* **Compilation.** The kernels are compiled on first use for each dtype and layout (about a
-  second each) and cached on disk by numba (``cache=True``) for later processes.
+* **Compilation.** The loops are compiled on first use for each dtype and layout (1-2 s for the
+  five loops of one, measured here) and cached on disk by numba (``cache=True``, beside this file
+  or in the user's cache folder), so later processes load them.
 """
 
 from dataclasses import dataclass
@@ -63,7 +65,7 @@ class SavedInput:
     r"""What :func:`compiled_batchnorm_backward` needs: the input and its statistics (PyTorch's saved tensors).
 
     Attributes:
-        x: the forward's input itself (not a copy), ``(N, C, *spatial)``, C-contiguous.
+        x: the forward's input itself (or its C-contiguous copy if it was not C-contiguous), ``(N, C, *spatial)``.
         gamma: γ, the input's dtype, shape ``(1, C, 1, ...)``.
         inv_std, mean, var: :math:`1/\sqrt{\sigma^2+\epsilon}`, μ, σ² (biased), float64, ``(1, C, 1, ...)``.
         axes: the axes the statistics were taken over, ``(0, 2, 3, ...)``.

@@ -34,6 +34,7 @@ imported, and that one otherwise (:func:`available`).
   or in the user's cache folder), so later processes load them.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -41,6 +42,7 @@ import numpy as np
 
 from . import fast_batchnorm
 from .fast_batchnorm import map_blocks, per_channel, reduction_axes, sample_blocks
+from .normalize import values_per_statistic
 
 ENABLED = True  # set to False to use the numpy fast path even where numba is installed (tests, benchmarks)
 
@@ -91,12 +93,25 @@ class SavedInput:
     @property
     def m(self) -> int:
         """Number of values per channel."""
-        return int(np.prod([self.x.shape[a] for a in self.axes], dtype=np.int64))
+        return values_per_statistic(self.x.shape, self.axes)
+
+
+@dataclass(frozen=True)
+class Loops:
+    """The five compiled loops of one layout, ``(N, C)`` or ``(N, C, L)``; ``r`` is 1/√(σ² + ε) per channel."""
+
+    sum: Callable  # (x, total): total[c] += Σ x
+    square_dev: Callable  # (x, μ, total): total[c] += Σ (x - μ)²
+    output: Callable  # (x, μ, r, γ, β, y): y = γ x̂ + β
+    grad_sums: Callable  # (x, ∂y, μ, r, Σ∂y, Σ∂y x̂): both sums added in
+    input_grad: Callable  # (x, ∂y, μ, r, mean(∂y), mean(∂y x̂), γ r, ∂x): ∂x
 
 
 @cache
-def _kernels():
-    """The compiled loops, built on first use (importing numba takes a moment, so ``import bnlib`` does not)."""
+def _kernels() -> tuple:
+    """The :class:`Loops` for ``(N, C)`` and for ``(N, C, L)``, built on first use.
+
+    (Importing numba takes a moment, so ``import bnlib`` does not.)"""
     import numba
 
     jit = numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -184,20 +199,8 @@ def _kernels():
                     x_hat = (x[n, c, i] - mean[c]) * inv_std[c]
                     dx[n, c, i] = scale[c] * (dy[n, c, i] - mean_dy[c] - x_hat * mean_dy_x_hat[c])
 
-    rows = dict(
-        sum=rows_sum,
-        square_dev=rows_square_dev,
-        output=rows_output,
-        grad_sums=rows_grad_sums,
-        input_grad=rows_input_grad,
-    )
-    planes = dict(
-        sum=planes_sum,
-        square_dev=planes_square_dev,
-        output=planes_output,
-        grad_sums=planes_grad_sums,
-        input_grad=planes_input_grad,
-    )
+    rows = Loops(rows_sum, rows_square_dev, rows_output, rows_grad_sums, rows_input_grad)
+    planes = Loops(planes_sum, planes_square_dev, planes_output, planes_grad_sums, planes_input_grad)
     return rows, planes
 
 
@@ -235,16 +238,16 @@ def compiled_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarra
     ndim, m = x.ndim, x.size // x.shape[1]
     blocks = sample_blocks(x.shape)
     xv, kernels = _layout(x)
-    (total,) = _per_block_sums(kernels["sum"], blocks, 1, [xv])
+    (total,) = _per_block_sums(kernels.sum, blocks, 1, [xv])
     mean = total / m  # (C,) μ
-    (squares,) = _per_block_sums(kernels["square_dev"], blocks, 1, [xv], (mean,))
+    (squares,) = _per_block_sums(kernels.square_dev, blocks, 1, [xv], (mean,))
     var = squares / m  # (C,) σ², biased
     inv_std = 1.0 / np.sqrt(var + eps)  # (C,)
     gamma = np.asarray(gamma, x.dtype)  # γ and β in the input's dtype, as the numpy path and PyTorch take them
     gamma64, beta64 = gamma.astype(np.float64), np.asarray(beta, x.dtype).astype(np.float64)
     y = np.empty_like(x)
     yv = y.reshape(xv.shape)
-    map_blocks(lambda s: kernels["output"](xv[s], mean, inv_std, gamma64, beta64, yv[s]), blocks)
+    map_blocks(lambda s: kernels.output(xv[s], mean, inv_std, gamma64, beta64, yv[s]), blocks)
     saved = SavedInput(
         x=x,
         gamma=per_channel(gamma, ndim),
@@ -264,14 +267,14 @@ def compiled_batchnorm_backward(dy: np.ndarray, saved: SavedInput):
     xv, kernels = _layout(saved.x)
     dyv = dy.reshape(xv.shape)
     mean, inv_std = saved.mean.reshape(-1), saved.inv_std.reshape(-1)
-    dbeta, dgamma = _per_block_sums(kernels["grad_sums"], blocks, 2, [xv, dyv], (mean, inv_std))  # Σ ∂y, Σ ∂y x̂
+    dbeta, dgamma = _per_block_sums(kernels.grad_sums, blocks, 2, [xv, dyv], (mean, inv_std))  # Σ ∂y, Σ ∂y x̂
     scale = saved.gamma.reshape(-1).astype(np.float64) * inv_std  # (C,) γ / sqrt(σ² + ε)
     dx = np.empty_like(dy)
     dxv = dx.reshape(xv.shape)
     mean_dy, mean_dy_x_hat = dbeta / m, dgamma / m
 
     def input_gradient(s):
-        kernels["input_grad"](xv[s], dyv[s], mean, inv_std, mean_dy, mean_dy_x_hat, scale, dxv[s])
+        kernels.input_grad(xv[s], dyv[s], mean, inv_std, mean_dy, mean_dy_x_hat, scale, dxv[s])
 
     map_blocks(input_gradient, blocks)
     return dx, dgamma.astype(dy.dtype), dbeta.astype(dy.dtype)

@@ -74,7 +74,12 @@ class NormCache:
     @property
     def m(self) -> int:
         """Number of values that share one mean and variance."""
-        return int(np.prod([self.x_hat.shape[a] for a in self.axes], dtype=np.int64))
+        return values_per_statistic(self.x_hat.shape, self.axes)
+
+
+def values_per_statistic(shape: tuple, axes: tuple) -> int:
+    """How many values of an input of ``shape`` share one mean and variance: the product of its sizes on ``axes``."""
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
 
 
 def parameter_axes(gamma_shape, ndim: int) -> tuple:

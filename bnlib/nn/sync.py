@@ -27,7 +27,10 @@ such numbers has no correct digit and can be negative.
 PyTorch (``torch/nn/modules/_functions.py``, class ``SyncBatchNorm``, checked in torch 2.13) does the
 same from the per-process mean, inverse standard deviation and count: an all-gather of
 :math:`2C + 1` numbers per process (``dist.all_gather`` on gloo), empty shares masked out, then
-``torch.batch_norm_gather_stats_with_counts``.
+``torch.batch_norm_gather_stats_with_counts``. On CPU neither can be run against this module:
+in a gloo group ``torch.nn.SyncBatchNorm`` refuses CPU input in training ("SyncBatchNorm expected
+input tensor to be on GPU ..."), and ``batch_norm_gather_stats_with_counts`` has no CPU kernel
+(``NotImplementedError``), so the tests compare with BN on the concatenated batch in one process.
 
 **Backward.** With :math:`g_i = \gamma\,\partial L/\partial y_i` and
 :math:`\hat x_i = (x_i - \mu_B)/\sqrt{\sigma^2_B + \epsilon}`, the gradient that reaches

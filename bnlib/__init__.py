@@ -11,7 +11,8 @@ numpy (paper notation γ, β, x̂, μ, σ²):
     fold_batchnorm                                   BN folded into the layer before (bnlib.fold)
 torch (PyTorch names weight, bias; ``import bnlib.nn``, which imports torch):
     bnlib.nn.BatchNorm, bnlib.nn.LayerNorm, bnlib.nn.GroupNorm   from-scratch nn.Modules
-    bnlib.nn.SyncBatchNorm, bnlib.nn.GhostBatchNorm   BN across processes (bnlib.distributed)
+    bnlib.nn.SyncBatchNorm, bnlib.nn.GhostBatchNorm   BN across processes (bnlib.nn.sync, bnlib.nn.ghost)
+    bnlib.nn.BatchRenorm                              Batch Renormalization (bnlib.nn.renorm)
 exercise feedback (``bnlib.checks``, numpy only): check_batchnorm_forward, check_running_update,
     check_batchnorm_backward, check_fold_batchnorm
 lesson plumbing (``bnlib.lab``, imports torch): data, models, training loop, recorder, plots, claims

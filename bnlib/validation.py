@@ -208,3 +208,27 @@ def check_broadcast_parameter(name: str, shape: Sequence[int], x_shape: Sequence
     aligned = x_shape[len(x_shape) - len(shape) :] if len(shape) <= len(x_shape) else None
     if aligned is None or any(s not in (1, n) for s, n in zip(shape, aligned)):
         raise ValueError(f"expected {name} of a shape that broadcasts against the input {x_shape}, got {shape}")
+
+
+# ---- BN variants (bnlib.nn) ------------------------------------------------------------------
+
+
+def check_batch_splits(shape: Sequence[int], num_splits: int) -> None:
+    """Ghost BN: the batch (``shape[0]`` rows) must cut into ``num_splits`` equal chunks."""
+    if shape[0] % num_splits:
+        raise ValueError(
+            f"expected a batch whose size is a multiple of num_splits = {num_splits}, got input of shape {tuple(shape)}"
+        )
+
+
+def check_at_least(value, name: str, minimum: float, why: str = "") -> float:
+    """A real number ``>= minimum``, not NaN (``inf`` is allowed: no bound), e.g. Batch Renorm's ``r_max``.
+
+    Returns it as a ``float``. Raises ``TypeError`` for ``True``, strings, None; ``ValueError``
+    below ``minimum`` or NaN (``why`` is added to the message).
+    """
+    if not _is_real_number(value):
+        raise TypeError(f"{name} must be a real number >= {minimum}, got {value!r} of type {type(value).__name__}")
+    if not value >= minimum:  # also True for NaN
+        raise ValueError(f"{name} must be a number >= {minimum}{why}, got {value!r}")
+    return float(value)

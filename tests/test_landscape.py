@@ -71,14 +71,31 @@ def test_noisy_bn_noise_is_held_until_redrawn_and_absent_in_eval():
     layer = NoisyBatchNorm(5, NoiseConfig(), seed=3)
     first, second = layer(x), layer(x)
     assert torch.equal(first, second)  # same step, same noise
-    assert torch.allclose(first, layer.scale * layer.bn(x) + layer.shift, atol=1e-6)
+    assert torch.allclose(first, layer.scale * BatchNorm.forward(layer, x) + layer.shift, atol=1e-6)  # noise after BN
     layer.redraw(16)
     assert not torch.allclose(layer(x), first)
     layer.eval()
-    assert torch.equal(layer(x), layer.bn(x))  # eval: plain BN
+    assert torch.equal(layer(x), BatchNorm.forward(layer, x))  # eval: plain BN
     layer.train()
     with pytest.raises(ValueError, match="call redraw"):
         layer(x[:8])
+
+
+def test_noisy_bn_is_a_batchnorm_with_its_state_dict():
+    """A subclass of bnlib.nn.BatchNorm: the same keys, loadable into torch's BatchNorm1d; add_noise copies
+    hyper-parameters, dtype and buffers."""
+    layer = NoisyBatchNorm(5, NoiseConfig(), seed=1, momentum=0.3)
+    assert isinstance(layer, BatchNorm) and layer.momentum == 0.3
+    layer(torch.randn(16, 5, generator=torch.Generator().manual_seed(0)))
+    torch_bn = nn.BatchNorm1d(5)
+    torch_bn.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(torch_bn.state_dict(), layer.state_dict())
+    model = nn.Sequential(nn.Linear(4, 5), BatchNorm(5, eps=1e-3, momentum=0.2)).double()
+    model(torch.randn(8, 4, dtype=torch.float64))
+    noisy = add_noise(model)
+    assert noisy[1].eps == 1e-3 and noisy[1].momentum == 0.2 and noisy[1].weight.dtype == torch.float64
+    torch.testing.assert_close(noisy[1].state_dict(), model[1].state_dict())
+    assert noisy[1].running_mean is not model[1].running_mean
 
 
 def test_add_noise_keeps_the_weights_and_leaves_the_original_alone():

@@ -5,9 +5,9 @@ global batch, computes its mean loss and gradients, and the gradients are averag
 processes (one all-reduce) before every process takes the same SGD step. With equal shares the
 averaged gradient is the gradient of the mean loss over the global batch, so:
 
-- with synchronised BN (:class:`bnlib.distributed.SyncBatchNorm`) the run equals plain BN on the
+- with synchronised BN (:class:`bnlib.nn.SyncBatchNorm`) the run equals plain BN on the
   global batch in one process;
-- with per-process BN it equals :class:`bnlib.distributed.GhostBatchNorm` with ``P`` splits.
+- with per-process BN it equals :class:`bnlib.nn.GhostBatchNorm` with ``P`` splits.
 
 :func:`train_worker` is the real thing (run it with :func:`bnlib.lab.processes.run_in_processes`);
 :func:`simulate` is the one-process equivalent, cheap enough for a sweep over seeds. Both return
@@ -22,8 +22,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from ..distributed import GhostBatchNorm, SyncBatchNorm
-from ..nn import BatchNorm
+from ..nn import BatchNorm, GhostBatchNorm, SyncBatchNorm
 from .models import MLPConfig, build_mlp
 from .sgd import SGD
 from .training import minibatches
@@ -101,8 +100,9 @@ def _run(config, model, x_train, y_train, x_test, y_test, rows, average) -> dict
 def train_worker(rank, world_size, x_train, y_train, x_test, y_test, config: DataParallelConfig) -> dict:
     """Process ``rank``'s part of a real data-parallel run (``world_size`` must be ``config.processes``).
 
-    Also records what crosses between the processes in step 1: ``"collectives"``, the size in bytes
-    of every all-reduce call of that step, in call order (BN's statistics in forward and their
+    Also records what crosses between the processes in step 1: ``"collectives"``, one
+    ``(operation, bytes)`` pair per collective call of that step, in call order, with the bytes
+    this process contributes (``"all_gather"``: BN's statistics in forward; ``"all_reduce"``: their
     gradients in backward, then one per parameter gradient).
     """
     if world_size != config.processes:
@@ -110,11 +110,15 @@ def train_worker(rank, world_size, x_train, y_train, x_test, y_test, config: Dat
     layer = (lambda c: SyncBatchNorm(c)) if config.sync else (lambda c: BatchNorm(c))
     model = _model(config, layer)
     share = config.global_batch // world_size
-    log, original = [], dist.all_reduce
+    log, originals = [], {name: getattr(dist, name) for name in ("all_reduce", "all_gather")}
 
-    def counting_all_reduce(tensor, *args, **kwargs):  # record what crosses the network
-        log.append(tensor.numel() * tensor.element_size())
-        return original(tensor, *args, **kwargs)
+    def counting(name):  # record what crosses the network
+        def collective(*args, **kwargs):
+            tensor = args[0] if name == "all_reduce" else args[1]  # all_gather(tensor_list, tensor)
+            log.append((name, tensor.numel() * tensor.element_size()))
+            return originals[name](*args, **kwargs)
+
+        return collective
 
     def average(model):
         for p in model.parameters():  # the data-parallel gradient sum
@@ -123,8 +127,9 @@ def train_worker(rank, world_size, x_train, y_train, x_test, y_test, config: Dat
         if not collectives:
             collectives.extend(log)
 
-    collectives: list[int] = []
-    dist.all_reduce = counting_all_reduce
+    collectives: list[tuple[str, int]] = []
+    for name in originals:
+        setattr(dist, name, counting(name))
     try:
         result = _run(
             config,
@@ -137,7 +142,8 @@ def train_worker(rank, world_size, x_train, y_train, x_test, y_test, config: Dat
             average,
         )
     finally:
-        dist.all_reduce = original
+        for name, original in originals.items():
+            setattr(dist, name, original)
     result["collectives"] = collectives
     return result
 

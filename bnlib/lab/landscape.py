@@ -66,22 +66,22 @@ def draw_noise(
     return scale, shift
 
 
-class NoisyBatchNorm(nn.Module):
-    r"""BN (:class:`bnlib.nn.BatchNorm`) followed, in training mode, by the noise of :func:`draw_noise`.
+class NoisyBatchNorm(BatchNorm):
+    r""":class:`bnlib.nn.BatchNorm` whose output, in training mode, gets the noise of :func:`draw_noise`.
 
-    ``y = scale * bn(x) + shift`` for ``x`` of shape ``(m, C)``. The noise is drawn when
-    :meth:`redraw` is called (or on the first training forward after construction) and is then
-    held fixed, so every forward pass within one training step sees the same noise. In eval mode
-    the layer is plain BN with its running statistics.
+    ``y = scale * BN(x) + shift`` for ``x`` of shape ``(m, C)``; only this step differs from BN. The
+    noise is drawn when :meth:`redraw` is called (or on the first training forward after
+    construction) and is then held fixed, so every forward pass within one training step sees the
+    same noise. In eval mode the layer is plain BN with its running statistics.
 
     Args:
         num_features: number of units ``C``.
         config: the noise constants. seed: seed of the layer's private noise generator.
+        others (keyword): as :class:`bnlib.nn.BatchNorm`.
     """
 
-    def __init__(self, num_features: int, config: NoiseConfig = NoiseConfig(), seed: int = 0):
-        super().__init__()
-        self.bn = BatchNorm(num_features)
+    def __init__(self, num_features: int, config: NoiseConfig = NoiseConfig(), seed: int = 0, **batchnorm):
+        super().__init__(num_features, **batchnorm)
         self.config = config
         self.generator = torch.Generator().manual_seed(seed)
         self.scale: torch.Tensor | None = None  # (m, C) current noise, None until drawn
@@ -89,10 +89,10 @@ class NoisyBatchNorm(nn.Module):
 
     def redraw(self, batch_size: int) -> None:
         """Draw this step's noise for a batch of ``batch_size`` examples."""
-        self.scale, self.shift = draw_noise((batch_size, self.bn.num_features), self.config, self.generator)
+        self.scale, self.shift = draw_noise((batch_size, self.num_features), self.config, self.generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.bn(x)  # (m, C)
+        y = super().forward(x)  # (m, C)
         if not self.training:
             return y
         if self.scale is None:
@@ -106,15 +106,25 @@ class NoisyBatchNorm(nn.Module):
 
 
 def add_noise(model: nn.Sequential, config: NoiseConfig = NoiseConfig(), seed: int = 0) -> nn.Sequential:
-    """A copy of ``model`` whose every :class:`bnlib.nn.BatchNorm` is wrapped in a :class:`NoisyBatchNorm`
-    carrying that BN's parameters and buffers; layer ``k`` (0-based) draws its noise with seed
-    ``1000 * seed + k``. Other layers are copied unchanged."""
+    """A copy of ``model`` whose every :class:`bnlib.nn.BatchNorm` is replaced by a :class:`NoisyBatchNorm`
+    with that BN's hyper-parameters, parameters and buffers (copied); layer ``k`` (0-based) draws its
+    noise with seed ``1000 * seed + k``. Other layers are copied unchanged."""
     layers, k = [], 0
     for layer in model:
-        if isinstance(layer, BatchNorm):
-            noisy = NoisyBatchNorm(layer.num_features, config, seed=1000 * seed + k)
-            noisy.bn = copy.deepcopy(layer)
-            layers.append(noisy)
+        if type(layer) is BatchNorm:
+            noisy = NoisyBatchNorm(
+                layer.num_features,
+                config,
+                seed=1000 * seed + k,
+                eps=layer.eps,
+                momentum=layer.momentum,
+                affine=layer.affine,
+                track_running_stats=layer.track_running_stats,
+                bias=layer.bias is not None,
+                dtype=next((t.dtype for t in layer.state_dict().values() if t.is_floating_point()), None),
+            )
+            noisy.load_state_dict(layer.state_dict())
+            layers.append(noisy.train(layer.training))
             k += 1
         else:
             layers.append(copy.deepcopy(layer))

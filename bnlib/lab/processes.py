@@ -9,8 +9,8 @@ picklable values: numpy arrays, not tensors.
 
 Workers for lesson 09 and its tests:
 
-- :func:`sync_bn_step`: one training step of :class:`bnlib.distributed.SyncBatchNorm` (or of the
-  statistics with the naive all-reduce) on this process's share of a batch.
+- :func:`sync_bn_step`: one training step of :class:`bnlib.nn.SyncBatchNorm` (or of its naive
+  variant, the lesson's bug) on this process's share of a batch.
 - :func:`torch_sync_batchnorm_on_cpu`: what ``torch.nn.SyncBatchNorm`` says about CPU tensors.
 - :func:`call_each`: several of these in one group (processes are slow to start).
 """
@@ -119,27 +119,21 @@ def sync_bn_step(rank, world_size, x, dy, sizes, weight, bias, momentum=0.1, nai
     Args:
         x, dy: the whole batch ``(N, C, ...)`` and the upstream gradient of the same shape
             (every process gets both and takes rows ``sizes`` says are its own).
-        sizes: rows per process, summing to N (they may differ).
+        sizes: rows per process, summing to N (they may differ; a share may be empty).
         weight, bias: γ and β, ``(C,)``.
-        naive: compute the statistics with :func:`bnlib.distributed.naive_all_reduce_sum` instead.
+        naive: use :class:`bnlib.nn.NaiveSyncBatchNorm` (the backward without its all-reduce) instead.
     Returns:
         dict of numpy arrays: ``y``, ``dx`` (this share), ``dweight``, ``dbias`` (this share's
         contribution), ``running_mean``, ``running_var``, ``num_batches_tracked``.
     """
-    from bnlib.distributed import SyncBatchNorm, naive_all_reduce_sum, sync_batch_statistics
+    from bnlib.nn import NaiveSyncBatchNorm, SyncBatchNorm
 
-    layer = SyncBatchNorm(x.shape[1], momentum=momentum).double()
+    layer = (NaiveSyncBatchNorm if naive else SyncBatchNorm)(x.shape[1], momentum=momentum).double()
     with torch.no_grad():
         layer.weight.copy_(torch.from_numpy(weight))
         layer.bias.copy_(torch.from_numpy(bias))
     share = torch.from_numpy(_share(x, rank, sizes)).requires_grad_()
-    if naive:  # the statistics with the bug
-        mean, var, _ = sync_batch_statistics(share, reduce=naive_all_reduce_sum)
-        shape = (1, -1) + (1,) * (share.dim() - 2)
-        y = (share - mean.reshape(shape)) / torch.sqrt(var.reshape(shape) + layer.eps)
-        y = y * layer.weight.reshape(shape) + layer.bias.reshape(shape)
-    else:
-        y = layer(share)
+    y = layer(share)
     y.backward(torch.from_numpy(_share(dy, rank, sizes)))
     return {
         "y": y.detach().numpy(),

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nn import BatchNorm
+from ..nn.common import statistics, update_running_stats
 from .data import Dataset
 from .training import minibatches
 
@@ -148,13 +149,8 @@ class _Stack:
                 gamma, beta = self.params[p], self.params[p + 1]  # (K, C), (K, C)
                 running_mean, running_var = self.running[r]  # (K, C), (K, C)
                 if training:
-                    mean = x.mean(dim=1, keepdim=True, dtype=torch.float64).to(x.dtype)  # (K, 1, C)
-                    centred = x - mean
-                    var = (centred**2).mean(dim=1, keepdim=True)  # (K, 1, C) biased
-                    with torch.no_grad():
-                        m, momentum = x.shape[1], layer.momentum
-                        running_mean.mul_(1 - momentum).add_(momentum * mean[:, 0])
-                        running_var.mul_(1 - momentum).add_(momentum * var[:, 0] * m / (m - 1))
+                    mean, centred, var = statistics(x, [1])  # (K, 1, C), like x, (K, 1, C) biased
+                    update_running_stats(running_mean, running_var, mean[:, 0], var[:, 0], x.shape[1], layer.momentum)
                 else:
                     centred, var = x - running_mean.unsqueeze(1), running_var.unsqueeze(1)
                 x = centred / torch.sqrt(var + layer.eps) * gamma.unsqueeze(1) + beta.unsqueeze(1)

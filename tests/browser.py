@@ -88,7 +88,9 @@ class Watch:
             self.console_errors.append(f"{page.url}: {message.text} ({message.location.get('url', '')})")
 
     def _failed(self, request, why) -> None:
-        if urlsplit(request.url).hostname in LOCAL_HOSTS:
+        # net::ERR_ABORTED is the page cancelling its own request (a poll stopped when its tab
+        # closes, a navigation), not a request the server failed.
+        if urlsplit(request.url).hostname in LOCAL_HOSTS and why != "net::ERR_ABORTED":
             self.failed_requests.append(f"{request.method} {request.url}: {why}")
 
     def take(self) -> list[str]:

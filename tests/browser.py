@@ -119,6 +119,7 @@ def chromium(viewport: dict | None = None) -> Iterator[tuple[object, Watch]]:
             headless=True,
             viewport=viewport or {"width": 1280, "height": 900},
         )
+        context.set_default_timeout(60_000)  # no wait of a test's own may hang: 60 s at most
         watch = Watch()
         context.route("**/*", watch.route)
         context.on("page", watch.attach)

@@ -23,22 +23,26 @@ PAGES = [
     "GLOSSARY.html",
 ]
 
+MATHJAX_SECONDS = 30  # how long a page may take to load MathJax
+
 # Runs in the page once MathJax has finished: every Sphinx math element (span.math, div.math)
 # must hold MathJax's output, no formula may be a TeX error, and no TeX delimiter may be left in
 # the text outside code.
-MATH_REPORT = r"""async () => {
+MATH_REPORT = r"""async (seconds) => {
     const scripted = Array.from(document.scripts).some(s => (s.src || '').includes('mathjax'));
-    if (scripted) {
-        while (!(window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)) {
-            await new Promise(resolve => setTimeout(resolve, 50));
-        }
+    const deadline = Date.now() + 1000 * seconds;  // a MathJax that never loads fails, not hangs
+    while (scripted && !(window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)
+           && Date.now() < deadline) {
+        await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
         await window.MathJax.startup.promise;
     }
     const math = Array.from(document.querySelectorAll('.math'));
     const prose = document.querySelector('main').cloneNode(true);
     prose.querySelectorAll('pre, code, script, style, .highlight, mjx-container').forEach(e => e.remove());
     return {
-        script: scripted ? Array.from(document.scripts).find(s => (s.src || '').includes('mathjax')).src : null,
+        script: scripted ? Array.from(document.scripts).find(s => (s.src || '').includes('mathjax')).src : '',
         formulas: math.length,
         typeset: math.filter(e => e.querySelector('mjx-container')).length,
         untypeset: math.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80)),
@@ -77,7 +81,7 @@ def visits(site):
         for name in PAGES:
             page.goto(urljoin(base, name), wait_until="load")
             reports[name] = {
-                "math": page.evaluate(MATH_REPORT),
+                "math": page.evaluate(MATH_REPORT, MATHJAX_SECONDS),
                 "images": page.evaluate(IMAGE_REPORT),
                 "links": page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"),
                 "table": page.evaluate(TABLE_REPORT) if name == "GLOSSARY.html" else None,

@@ -9,6 +9,7 @@ loaded, links followed, nothing fetched from outside) is tests/test_browser_site
 import html
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
@@ -88,6 +89,25 @@ def test_first_sentence_ends_at_a_full_stop_not_at_a_colon(text, sentence):
 def test_first_sentence_names_a_paragraph_without_one():
     with pytest.raises(ValueError, match="no whole sentence .* in: 'A lead-in: one; two:'"):
         build_site.first_sentence("A lead-in: one; two:")
+
+
+def test_the_build_names_the_missing_mathjax_package(tmp_path, monkeypatch):
+    monkeypatch.setattr(build_site, "MATHJAX_EXTENSION", "no-such-mathjax-package")
+    with pytest.raises(RuntimeError, match="from the no-such-mathjax-package package, which is not installed"):
+        build_site.build(tmp_path)
+
+
+def test_a_sphinx_warning_fails_the_build(tmp_path):
+    """A dead link (Sphinx warns: myst.xref_missing) stops the build instead of passing with a warning."""
+    lesson = tmp_path / "book" / "notebooks" / "00_x.ipynb"
+    lesson.parent.mkdir(parents=True)
+    write_first_cell(lesson, ["# 00 · A title\n", "\n", "A sentence with a [dead link](../MISSING.md).\n"])
+    notebook = json.loads(lesson.read_text(encoding="utf-8"))
+    notebook.update(metadata={}, nbformat=4, nbformat_minor=5)
+    notebook["cells"][0]["id"] = "a-title"
+    lesson.write_text(json.dumps(notebook), encoding="utf-8")
+    with pytest.raises(subprocess.CalledProcessError):
+        build_site.build(tmp_path / "out", [lesson], [], content=tmp_path / "book")
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)

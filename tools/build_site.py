@@ -123,16 +123,16 @@ def table_of_contents(lesson_paths: list[Path], exercise_paths: list[Path], glos
     return "\n".join(lines) + "\n"
 
 
-def stage(lesson_paths: list[Path], exercise_paths: list[Path], staging: Path) -> None:
+def stage(lesson_paths: list[Path], exercise_paths: list[Path], staging: Path, content: Path = ROOT) -> None:
     """Copy the config, the site's static files, the notebooks and the glossary into ``staging``
-    in the repository's layout, and write the index and the table of contents."""
+    in their layout under ``content`` (the repository), and write the index and the table of contents."""
     shutil.copy(ROOT / "site" / "_config.yml", staging / "_config.yml")
     shutil.copytree(ROOT / "site" / "_static", staging / "_static")
     for path in [*lesson_paths, *exercise_paths]:
-        target = staging / path.relative_to(ROOT)
+        target = staging / path.relative_to(content)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
-    glossary = ROOT / "GLOSSARY.md"
+    glossary = content / "GLOSSARY.md"
     if glossary.exists():
         shutil.copy(glossary, staging / "GLOSSARY.md")
     (staging / "index.md").write_text(index_page(lesson_paths, exercise_paths), encoding="utf-8")
@@ -140,8 +140,16 @@ def stage(lesson_paths: list[Path], exercise_paths: list[Path], staging: Path) -
     (staging / "_toc.yml").write_text(toc, encoding="utf-8")
 
 
-def build(out: Path, lesson_paths: list[Path] | None = None, exercise_paths: list[Path] | None = None) -> Path:
+def build(
+    out: Path,
+    lesson_paths: list[Path] | None = None,
+    exercise_paths: list[Path] | None = None,
+    content: Path = ROOT,
+) -> Path:
     """Build the site into ``out/_build/html`` and return that folder (it holds ``index.html``).
+
+    ``lesson_paths`` and ``exercise_paths`` default to every lesson and exercise of the repository;
+    ``content`` is the folder their pages are laid out from (and that holds ``GLOSSARY.md``).
 
     Raises RuntimeError if the MathJax package is missing or the build wrote no index, and
     subprocess.CalledProcessError if Sphinx reports any warning."""
@@ -159,7 +167,7 @@ def build(out: Path, lesson_paths: list[Path] | None = None, exercise_paths: lis
     with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp) / "book"
         staging.mkdir()
-        stage(lesson_paths, exercise_paths, staging)
+        stage(lesson_paths, exercise_paths, staging, content)
         command = [
             sys.executable,
             "-c",

@@ -26,8 +26,8 @@ PAGES = [
 MATHJAX_SECONDS = 30  # how long a page may take to load MathJax
 
 # Runs in the page once MathJax has finished: every Sphinx math element (span.math, div.math)
-# must hold MathJax's output, no formula may be a TeX error, and no TeX delimiter may be left in
-# the text outside code.
+# must hold MathJax's output, no formula may be a TeX error or cut off, and no TeX delimiter may
+# be left in the text outside code.
 MATH_REPORT = r"""async (seconds) => {
     const scripted = Array.from(document.scripts).some(s => (s.src || '').includes('mathjax'));
     const deadline = Date.now() + 1000 * seconds;  // a MathJax that never loads fails, not hangs
@@ -39,6 +39,15 @@ MATH_REPORT = r"""async (seconds) => {
         await window.MathJax.startup.promise;
     }
     const math = Array.from(document.querySelectorAll('.math'));
+    const article = document.querySelector('.bd-article').getBoundingClientRect();
+    // A display formula wider than the column must scroll inside itself (the theme's
+    // mjx-container has overflow: auto) or inside its box: nothing is cut off unseen.
+    const scrolls = e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+    const clipped = Array.from(document.querySelectorAll('div.math')).filter(box => {
+        const formula = box.querySelector('mjx-container');
+        const wide = formula && formula.scrollWidth > Math.min(formula.clientWidth, box.clientWidth) + 1;
+        return box.getBoundingClientRect().right > article.right + 0.5 || (wide && !scrolls(formula) && !scrolls(box));
+    }).map(box => box.textContent.slice(0, 60));
     const prose = document.querySelector('main').cloneNode(true);
     prose.querySelectorAll('pre, code, script, style, .highlight, mjx-container').forEach(e => e.remove());
     return {
@@ -46,6 +55,7 @@ MATH_REPORT = r"""async (seconds) => {
         formulas: math.length,
         typeset: math.filter(e => e.querySelector('mjx-container')).length,
         untypeset: math.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80)),
+        clipped,
         tex_errors: Array.from(document.querySelectorAll('mjx-merror')).map(e => e.getAttribute('data-mjx-error')),
         raw_tex: (prose.textContent.match(/.{0,30}(\\\(|\\\[|\$\$|\$\\).{0,30}/g) || []),
     };
@@ -98,6 +108,7 @@ def test_page_typesets_every_formula_with_the_sites_own_mathjax(visits, name):
     assert math["script"].startswith(urljoin(base, "_static/mathjax/")), f"{name}: MathJax from {math['script']}"
     assert math["typeset"] == math["formulas"], f"{name}: not typeset: {math['untypeset'][:5]}"
     assert not math["tex_errors"], f"{name}: TeX errors: {math['tex_errors'][:5]}"
+    assert not math["clipped"], f"{name}: display formulas cut off at the column's edge: {math['clipped'][:5]}"
     assert not math["raw_tex"], f"{name}: TeX delimiters left in the text: {math['raw_tex'][:5]}"
 
 

@@ -136,7 +136,9 @@ def lab(tmp_path_factory):
     browser.sync_playwright()  # skip (or fail) before starting a server the test cannot use
     tmp = tmp_path_factory.mktemp("lab")
     repo = tmp / "repo"
-    ignore = shutil.ignore_patterns(".git", "_build", "__pycache__", ".ipynb_checkpoints", ".hypothesis", "*.egg-info")
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", "_build", "__pycache__", ".ipynb_checkpoints", ".hypothesis", "*.egg-info"
+    )  # the README's virtual environment lives in .venv: not part of what a student opens
     shutil.copytree(ROOT, repo, ignore=ignore)
     for name, values in SETTINGS.items():
         path = tmp / "settings" / f"{name}.jupyterlab-settings"

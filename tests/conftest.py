@@ -2,6 +2,8 @@
 
 import itertools
 import os
+import sys
+from pathlib import Path
 
 import hypothesis
 import numpy as np
@@ -85,6 +87,16 @@ def bn_path(request):
     compiled_batchnorm.ENABLED = request.param == "compiled"
     yield request.param
     compiled_batchnorm.ENABLED = before
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """The static site, built once per session by ``tools/build_site.py`` into a temporary folder:
+    the folder holding ``index.html`` (shared by test_site.py and test_browser_site.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import build_site
+
+    return build_site.build(tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture

@@ -1,16 +1,24 @@
 """Build the series' static site from the executed notebooks, without re-executing them.
 
     python tools/build_site.py                 # writes site/_build/html/index.html
-    python tools/build_site.py --out /tmp/x    # writes /tmp/x/html/index.html
+    python tools/build_site.py --out /tmp/x    # writes /tmp/x/_build/html/index.html
 
 Jupyter Book 1.x (Sphinx + myst-nb) with ``execute_notebooks: off`` (see ``site/_config.yml``).
-Every ``notebooks/NN_*.ipynb`` becomes a page, in number order, with previous/next links; the
-index lists each lesson with a one-line summary taken from the notebook itself (its first
-heading, and the first sentence of the paragraph under it), so a new lesson needs no edit here.
-``GLOSSARY.md`` at the repository root, if present, becomes the last page.
+The staging folder keeps the repository's layout (``notebooks/NN_*.ipynb``,
+``exercises/release/<ex>/<ex>.ipynb``, ``GLOSSARY.md``), so a relative link that works in
+JupyterLab started at the repository root (``../GLOSSARY.md`` from a lesson) works on the site too.
+Every lesson becomes a page, in number order, with previous/next links; then every exercise's
+student notebook; then the glossary. The index lists each lesson with a summary taken from the
+notebook itself (its first heading, and the first whole sentence of the paragraph under it), so a
+new lesson needs no edit here.
+
+The pages need nothing from the network: MathJax 3 (its components and fonts) comes from the
+``sphinx-mathjax-offline`` package and is copied into ``_static/mathjax``. Any Sphinx warning
+(a dead link, a missing image) fails the build.
 """
 
 import argparse
+import importlib.util
 import json
 import re
 import shutil
@@ -21,6 +29,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = re.compile(r"^\d\d_.+\.ipynb$")
+MATHJAX_EXTENSION = "sphinx-mathjax-offline"  # its import name, hyphens included, as Sphinx loads it
+# Abbreviations whose full stop does not end a sentence (a whole word before the dot).
+ABBREVIATION = re.compile(r"(?<![\w.])(e\.g|i\.e|cf|vs|et al|Fig|Eq)\.$")
+# Display math, inline math and inline code: a full stop inside them ends no sentence.
+SPANS = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`")
 
 
 def lessons(notebooks: Path = ROOT / "notebooks") -> list[Path]:
@@ -28,9 +41,27 @@ def lessons(notebooks: Path = ROOT / "notebooks") -> list[Path]:
     return sorted(p for p in notebooks.glob("*.ipynb") if LESSON.match(p.name))
 
 
+def exercises(release: Path = ROOT / "exercises" / "release") -> list[Path]:
+    """Every exercise's student notebook, ``release/<ex>/<ex>.ipynb``, sorted by name."""
+    return sorted(p for p in release.glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+def first_sentence(text: str) -> str:
+    """The first whole sentence of ``text``: up to the first ``.``, ``?`` or ``!`` that is followed
+    by white space or the end, outside ``$math$`` and ```code```, and not the full stop of an
+    abbreviation (``e.g.``). A colon or a semicolon does not end a sentence.
+
+    Raises ValueError if ``text`` holds no whole sentence (a lead-in that ends with a colon)."""
+    prose = SPANS.sub(lambda span: "x" * len(span.group()), text)  # same length, spans blanked out
+    for end in re.finditer(r"[.?!](?=\s|$)", prose):
+        if not ABBREVIATION.search(prose[: end.end()]):
+            return text[: end.end()]
+    raise ValueError(f"no whole sentence (ending in '.', '?' or '!') in: {text!r}")
+
+
 def title_and_summary(path: Path) -> tuple[str, str]:
-    """The first markdown heading of a notebook (without ``#``) and the first sentence of the
-    first paragraph after it, joined onto one line."""
+    """The first markdown heading of a notebook (without ``#``) and the first whole sentence of
+    the first paragraph after it, joined onto one line."""
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     text = next("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     lines = text.strip().splitlines()
@@ -43,57 +74,100 @@ def title_and_summary(path: Path) -> tuple[str, str]:
             paragraph.append(line.strip())
         elif paragraph:
             break
-    words = " ".join(paragraph)
-    match = re.search(r"^(.+?[.?!:])(\s|$)", words)
-    return title, (match.group(1) if match else words)
+    try:
+        return title, first_sentence(" ".join(paragraph))
+    except ValueError as error:
+        raise ValueError(f"{path.name}: the paragraph under the heading must start with a whole sentence") from error
 
 
-def index_page(paths: list[Path]) -> str:
-    """The index in MyST markdown: a table with one linked row per lesson."""
+def index_page(lesson_paths: list[Path], exercise_paths: list[Path]) -> str:
+    """The index in MyST markdown: a table with one linked row per lesson, then the exercises."""
     rows = []
-    for path in paths:
+    for path in lesson_paths:
         title, summary = title_and_summary(path)
-        rows.append(f"| [{title}]({path.name}) | {summary.replace('|', '&#124;')} |")
-    return "\n".join(
-        [
-            "# Batch Normalization, hands-on",
+        rows.append(f"| [{title}](notebooks/{path.name}) | {summary.replace('|', '&#124;')} |")
+    lines = [
+        "# Batch Normalization, hands-on",
+        "",
+        "A numbered series of Jupyter notebooks that teaches Batch Normalization from first principles. "
+        "Every page is a notebook as committed, with the outputs of its last run.",
+        "",
+        "| lesson | what it is about |",
+        "|---|---|",
+        *rows,
+        "",
+    ]
+    if exercise_paths:
+        lines += [
+            "## Exercises",
             "",
-            "A numbered series of Jupyter notebooks that teaches Batch Normalization from first principles. "
-            "Every page is a notebook as committed, with the outputs of its last run.",
+            "Student notebooks in nbgrader format (`exercises/release/` in the repository): open one in "
+            "JupyterLab, write the function where it says `# YOUR CODE HERE`, and run its feedback cell.",
             "",
-            "| lesson | what it is about |",
-            "|---|---|",
-            *rows,
+            *[f"- [{title_and_summary(p)[0]}](exercises/release/{p.parent.name}/{p.name})" for p in exercise_paths],
             "",
         ]
-    )
+    return "\n".join(lines)
 
 
-def stage(paths: list[Path], staging: Path) -> None:
-    """Copy the config, the notebooks and the glossary into ``staging`` and write index and toc."""
+def table_of_contents(lesson_paths: list[Path], exercise_paths: list[Path], glossary: bool) -> str:
+    """``_toc.yml``: the lessons, the exercises and the glossary, each part under its caption."""
+    parts = [("Lessons", [f"notebooks/{p.stem}" for p in lesson_paths])]
+    if exercise_paths:
+        parts.append(("Exercises", [f"exercises/release/{p.parent.name}/{p.stem}" for p in exercise_paths]))
+    if glossary:
+        parts.append(("Reference", ["GLOSSARY"]))
+    lines = ["format: jb-book", "root: index", "parts:"]
+    for caption, files in parts:
+        lines += [f"- caption: {caption}", "  chapters:", *[f"  - file: {f}" for f in files]]
+    return "\n".join(lines) + "\n"
+
+
+def stage(lesson_paths: list[Path], exercise_paths: list[Path], staging: Path, content: Path = ROOT) -> None:
+    """Copy the config, the site's static files, the notebooks and the glossary into ``staging``
+    in their layout under ``content`` (the repository), and write the index and the table of contents."""
     shutil.copy(ROOT / "site" / "_config.yml", staging / "_config.yml")
-    for path in paths:
-        shutil.copy(path, staging / path.name)
-    (staging / "index.md").write_text(index_page(paths), encoding="utf-8")
-    toc = ["format: jb-book", "root: index", "chapters:", *[f"- file: {p.stem}" for p in paths]]
-    glossary = ROOT / "GLOSSARY.md"
+    shutil.copytree(ROOT / "site" / "_static", staging / "_static")
+    for path in [*lesson_paths, *exercise_paths]:
+        target = staging / path.relative_to(content)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    glossary = content / "GLOSSARY.md"
     if glossary.exists():
-        text = glossary.read_text(encoding="utf-8").replace("](notebooks/", "](")  # lessons sit beside it
-        (staging / "glossary.md").write_text(text, encoding="utf-8")
-        toc.append("- file: glossary")
-    (staging / "_toc.yml").write_text("\n".join(toc) + "\n", encoding="utf-8")
+        shutil.copy(glossary, staging / "GLOSSARY.md")
+    (staging / "index.md").write_text(index_page(lesson_paths, exercise_paths), encoding="utf-8")
+    toc = table_of_contents(lesson_paths, exercise_paths, glossary.exists())
+    (staging / "_toc.yml").write_text(toc, encoding="utf-8")
 
 
-def build(out: Path, paths: list[Path] | None = None) -> Path:
-    """Build the site into ``out`` and return the folder holding ``index.html``."""
-    paths = lessons() if paths is None else paths
-    if not paths:
+def build(
+    out: Path,
+    lesson_paths: list[Path] | None = None,
+    exercise_paths: list[Path] | None = None,
+    content: Path = ROOT,
+) -> Path:
+    """Build the site into ``out/_build/html`` and return that folder (it holds ``index.html``).
+
+    ``lesson_paths`` and ``exercise_paths`` default to every lesson and exercise of the repository;
+    ``content`` is the folder their pages are laid out from (and that holds ``GLOSSARY.md``).
+
+    Raises RuntimeError if the MathJax package is missing or the build wrote no index, and
+    subprocess.CalledProcessError if Sphinx reports any warning."""
+    lesson_paths = lessons() if lesson_paths is None else lesson_paths
+    exercise_paths = exercises() if exercise_paths is None else exercise_paths
+    if not lesson_paths:
         raise ValueError("no notebooks/NN_*.ipynb to build")
+    if importlib.util.find_spec(MATHJAX_EXTENSION) is None:
+        raise RuntimeError(
+            f"the site serves MathJax itself, from the {MATHJAX_EXTENSION} package, which is not installed: "
+            "python3 -m pip install -r requirements-dev.txt"
+        )
     out = Path(out).resolve()
+    shutil.rmtree(out / "_build", ignore_errors=True)  # Jupyter Book's own folder: no stale pages
     with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp) / "book"
         staging.mkdir()
-        stage(paths, staging)
+        stage(lesson_paths, exercise_paths, staging, content)
         command = [
             sys.executable,
             "-c",
@@ -104,18 +178,25 @@ def build(out: Path, paths: list[Path] | None = None) -> Path:
             str(out),
             "--builder",
             "html",
+            "--all",  # a fresh environment: every page is read again, so every warning is seen
+            "-W",  # any warning fails the build ...
+            "--keep-going",  # ... after all of them are reported
             "--quiet",
         ]
         subprocess.run(command, check=True)
     html = out / "_build" / "html"
     if not (html / "index.html").exists():
         raise RuntimeError(f"the build wrote no {html / 'index.html'}")
+    if not (html / "_static" / "mathjax" / "tex-chtml.js").exists():
+        raise RuntimeError(f"the build did not copy MathJax into {html / '_static' / 'mathjax'}")
     return html
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=ROOT / "site", help="output folder (default: site/)")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "site", help="the site goes to OUT/_build/html (default: site/)"
+    )
     html = build(parser.parse_args().out)
     print(f"site written to {html / 'index.html'}")
 

@@ -738,6 +738,16 @@ def layernorm_backward(dy, x, gamma, beta, eps=1e-5):
 ]
 # fmt: on
 
+# The function each check takes, as the exercise names it.
+FUNCTIONS = {
+    "check_batchnorm_forward": "batchnorm_forward",
+    "check_running_update": "running_update",
+    "check_batchnorm_backward": "batchnorm_backward",
+    "check_fold_batchnorm": "fold",
+    "check_layernorm_forward": "layernorm_forward",
+    "check_layernorm_backward": "layernorm_backward",
+}
+
 CORPUS = {
     "ex1_batchnorm_forward": ("check_batchnorm_forward", FORWARD),
     "ex2_running_statistics": ("check_running_update", RUNNING),

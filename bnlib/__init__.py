@@ -14,6 +14,7 @@ torch (PyTorch names weight, bias; ``import bnlib.nn``, which imports torch):
     bnlib.nn.SyncBatchNorm, bnlib.nn.GhostBatchNorm   BN across processes (bnlib.distributed)
 exercise feedback (``bnlib.checks``, numpy only): check_batchnorm_forward, check_running_update,
     check_batchnorm_backward, check_fold_batchnorm
+    check_layernorm_forward, check_layernorm_backward (exercise 5)
 lesson plumbing (``bnlib.lab``, imports torch): data, models, training loop, recorder, plots, claims
 
 ``import bnlib`` needs numpy only.

@@ -404,6 +404,15 @@ def _run(exercise: str, cases: Callable[[], str]) -> CheckResult:
     return CheckResult(exercise, True, summary)
 
 
+def _eps_ignored(reference, inputs) -> tuple:
+    """The answer of a function that uses the default ε = 1e-5 instead of the ``eps`` it is given."""
+    return (
+        reference(dict(inputs, eps=1e-5)),
+        f"Your function ignores the `eps` it is given: the check passes eps={inputs['eps']}, and your answer "
+        "is the one for 1e-5. Use the argument, not a number of your own.",
+    )
+
+
 # ---------------------------------------------------------------- the derivation's lines, as quoted
 _LINE_MU = "μ_B = (1/m) Σ x_i"
 _LINE_VAR = "σ²_B = (1/m) Σ (x_i − μ_B)²"
@@ -494,7 +503,8 @@ def check_batchnorm_forward(fn) -> CheckResult:
             inputs = {"x": x, "gamma": GAMMA, "beta": BETA, "eps": EPS}
             called = _call(fn, _FORWARD, inputs)
             answer = _as_array(_single(called.value, "y"), "the output y", x.shape)
-            correct, mistakes = _forward_variants(x, GAMMA, BETA, EPS)
+            _, mistakes = _forward_variants(x, GAMMA, BETA, EPS)
+            mistakes["eps_ignored"] = _eps_ignored(reference, inputs)
             _diagnose(
                 answer, reference(inputs), mistakes, "the output y", _describe(shape), "channel", reference, inputs
             )
@@ -986,6 +996,7 @@ def check_layernorm_forward(fn) -> CheckResult:
             called = _call(fn, _LN_FORWARD, inputs)
             answer = _as_array(_single(called.value, "y"), "the output y", shape)
             _, mistakes = _layernorm_variants(x, LN_GAMMA, LN_BETA, EPS)
+            mistakes["eps_ignored"] = _eps_ignored(reference, inputs)
             _diagnose(
                 answer, reference(inputs), mistakes, "the output y", _ln_describe(shape), "example", reference, inputs
             )

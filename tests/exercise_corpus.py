@@ -158,6 +158,13 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
     var = x.var(axis=axes, keepdims=True)
     return gamma * (x - mu) / np.sqrt(var + eps) + beta
 '''),
+    S('ε hard-coded', 'eps_ignored', 'ignores the `eps` it is given', '''
+def batchnorm_forward(x, gamma, beta, eps=1e-5):
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    x_hat = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, keepdims=True) + 1e-5)
+    return gamma.reshape(shape) * x_hat + beta.reshape(shape)
+'''),
     S('γ and β swapped', 'gamma_beta_swapped', 'swapped', '''
 def batchnorm_forward(x, gamma, beta, eps=1e-5):
     axes = (0,) + tuple(range(2, x.ndim))
@@ -611,6 +618,14 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
     var = x.var(axis=1, keepdims=True)
     x_hat = (x - mu) / np.sqrt(var + eps)
     return gamma * x_hat + beta, (x_hat, gamma, var + eps)
+'''),
+    S('ε hard-coded', 'eps_ignored', 'ignores the `eps` it is given', '''
+EPSILON = 1e-5
+
+
+def layernorm_forward(x, gamma, beta, eps=1e-5):
+    mu = x.mean(axis=1, keepdims=True)
+    return gamma * (x - mu) / np.sqrt(x.var(axis=1, keepdims=True) + EPSILON) + beta
 '''),
     S('one statistic for the whole batch', 'shared_scalar', 'whole batch', '''
 def layernorm_forward(x, gamma, beta, eps=1e-5):

@@ -15,6 +15,7 @@ torch (PyTorch names weight, bias; ``import bnlib.nn``, which imports torch):
     bnlib.nn.BatchRenorm                              Batch Renormalization (bnlib.nn.renorm)
 exercise feedback (``bnlib.checks``, numpy only): check_batchnorm_forward, check_running_update,
     check_batchnorm_backward, check_fold_batchnorm
+    check_layernorm_forward, check_layernorm_backward (exercise 5)
 lesson plumbing (``bnlib.lab``, imports torch): data, models, training loop, recorder, plots, claims
 
 ``import bnlib`` needs numpy only.

@@ -1,12 +1,17 @@
 """The exercises, graded as a teacher would grade them, offline, with nbgrader's Python API.
 
 In a temporary course folder: generate every student version from exercises/source and check the
-committed exercises/release is up to date; check the released notebooks stop at their stubs while
-the source notebooks pass; then autograde, per exercise, one correct and one wrong submission and
-check the scores. nbgrader's CLI reports some failures only in its log, so the API's ``success``
-flag and the gradebook are what is checked.
+committed exercises/release is up to date; check the released notebooks stop at their stubs and that
+no cell after the student's solution binds a name a student could use; then autograde, per exercise,
+the corpus solutions (tests/exercise_corpus.py) where feedback and grade could part (the returned
+tuple, the name clash, the in-place update) and one right and one wrong solution, and check that the
+feedback cell said "passed" exactly when the grade is full marks. nbgrader's CLI reports some
+failures only in its log, so the API's ``success`` flag and the gradebook are what is checked.
+
+The corpus itself goes through the feedback checks in tests/test_exercise_corpus.py (no kernel).
 """
 
+import ast
 import json
 import os
 import re
@@ -15,24 +20,20 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
-from nbclient import NotebookClient
+from exercise_corpus import AUTOGRADED, CORPUS, FUNCTIONS
 from nbgrader import apps as nbgrader_apps
 from nbgrader.api import Gradebook
+
+from bnlib import checks
 
 pytestmark = pytest.mark.filterwarnings("ignore:Object of type .* not in session")  # inside nbgrader's gradebook
 
 EXERCISES = Path(__file__).resolve().parent.parent / "exercises"
 ASSIGNMENTS = sorted(p.name for p in (EXERCISES / "source").iterdir() if p.is_dir())
 MAX_SCORE = 4.0
-
-# One classic mistake per exercise, made in the teacher's own solution: (find, replace with).
-MISTAKES = {
-    "ex1_batchnorm_forward": ("np.sqrt(var + eps)", "(np.sqrt(var) + eps)"),  # eps outside the root
-    "ex2_running_statistics": (" * m / (m - 1)", ""),  # biased running variance
-    "ex3_batchnorm_backward": (" + dvar * 2 * (x - mu) / m", ""),  # no path through var
-    "ex4_folding": ("s * (b - mean) + beta", "beta - s * mean"),  # forgets the bias b
-}
+STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def course(tmp_path_factory):
     c = Config()
     c.CourseDirectory.root = str(root)
     c.CourseDirectory.course_id = "batchnorm-hands-on"
-    c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    c.ClearSolutions.code_stub = {"python": STUB}
     api = nbgrader_apps.NbGraderAPI(config=c)
     for assignment in ASSIGNMENTS:
         result = api.generate_assignment(assignment)
@@ -58,8 +59,26 @@ def notebook_path(folder: Path, assignment: str) -> Path:
     return folder / assignment / f"{assignment}.ipynb"
 
 
-def test_there_are_four_exercises():
-    assert ASSIGNMENTS == ["ex1_batchnorm_forward", "ex2_running_statistics", "ex3_batchnorm_backward", "ex4_folding"]
+def solution_cells(notebook):
+    return [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")]
+
+
+def feedback_cells(notebook):
+    return [
+        c
+        for c in notebook.cells
+        if c.cell_type == "code" and c.source.startswith("check_") and "nbgrader" not in c.metadata
+    ]
+
+
+def test_there_are_five_exercises():
+    assert ASSIGNMENTS == [
+        "ex1_batchnorm_forward",
+        "ex2_running_statistics",
+        "ex3_batchnorm_backward",
+        "ex4_folding",
+        "ex5_layernorm",
+    ]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -73,73 +92,106 @@ def test_committed_release_is_up_to_date(course, assignment):
     )
 
 
-def run(path: Path) -> nbformat.NotebookNode:
-    notebook = nbformat.read(path, as_version=4)
-    NotebookClient(
-        notebook,
-        timeout=120,
-        kernel_name="python3",
-        allow_errors=True,
-        resources={"metadata": {"path": str(path.parent)}},
-    ).execute()
-    return notebook
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_stops_at_the_stub(assignment):
+    """The student's version: every solution cell ends in the stub, and no hidden test or solution is left."""
+    released = nbformat.read(notebook_path(EXERCISES / "release", assignment), as_version=4)
+    text = "\n".join(c.source for c in released.cells)
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+    stubs, feedback = solution_cells(released), feedback_cells(released)
+    assert stubs and len(feedback) == len(stubs)
+    namespace = {"np": np}
+    for stub, check in zip(stubs, feedback):
+        assert "# YOUR CODE HERE" in stub.source and stub.source.rstrip().endswith("raise NotImplementedError()")
+        exec(stub.source, namespace)  # noqa: S102 -- the released stub: a def whose body raises
+        result = eval(check.source, vars(checks), namespace)  # noqa: S307 -- the feedback cell, e.g. check_fold_batchnorm(fold)
+        assert result.mistake == "not_implemented" and result.message.startswith("not implemented yet")
 
 
-def graded_cells(notebook):
-    return [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
-
-
-def errors(cell):
-    return [o for o in cell.get("outputs", []) if o.output_type == "error"]
+def bound_names(tree: ast.Module) -> set:
+    """Names a cell binds at the top level of the kernel (assignments, defs, imports, loop targets)."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        else:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    names.add(sub.id)
+    return names
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_release_stops_at_the_stub_and_source_passes(course, assignment):
-    root, _ = course
-    released = run(notebook_path(root / "release", assignment))
-    feedback = next(c for c in released.cells if c.cell_type == "code" and c.source.startswith("check_"))
-    assert "not implemented yet" in feedback.outputs[0]["data"]["text/plain"]
-    assert all(errors(c) for c in graded_cells(released)), "every graded cell fails on the stub"
-    source = run(notebook_path(EXERCISES / "source", assignment))
-    assert not any(errors(c) for c in source.cells if c.cell_type == "code")
-    assert (
-        "PASSED"
-        in next(c for c in source.cells if c.cell_type == "code" and c.source.startswith("check_")).outputs[0]["data"][
-            "text/plain"
-        ]
-    )
-
-
-def solution_code(assignment: str) -> str:
-    """The teacher's solution cell, without nbgrader's solution markers."""
+def test_cells_after_the_solution_cannot_touch_the_students_names(assignment):
+    """Between the student's code and the grade, the notebook binds only private names (``_see_it``...):
+    a student's helper named ``axes``, ``x`` or ``result`` stays what the student made it."""
     source = nbformat.read(notebook_path(EXERCISES / "source", assignment), as_version=4)
-    cell = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("solution"))
-    return re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", cell.source + "\n", flags=re.M)
+    first = next(i for i, c in enumerate(source.cells) if c.metadata.get("nbgrader", {}).get("solution"))
+    for c in source.cells[first:]:
+        if c.cell_type != "code" or c.metadata.get("nbgrader", {}).get("solution"):
+            continue
+        public = {n for n in bound_names(ast.parse(c.source)) if not n.startswith("_")}
+        assert not public, f"a cell after the solution binds {sorted(public)}:\n{c.source}"
 
 
-def submit(root: Path, student: str, assignment: str, code: str) -> None:
-    """Fill the released notebook's solution cell with ``code`` and put it where nbgrader collects it."""
+def corpus_solution(assignment: str, name: str) -> tuple:
+    """The corpus row called ``name`` for ``assignment`` and the function name its code defines."""
+    for key, (check, rows) in CORPUS.items():
+        if key.split("/")[0] == assignment:
+            for row in rows:
+                if row.name == name:
+                    return row, FUNCTIONS[check]
+    raise KeyError(name)
+
+
+def submit(root: Path, student: str, assignment: str, code: str, function: str) -> None:
+    """Fill the released solution cell that defines ``function`` with ``code``; put it where nbgrader collects it."""
     notebook = nbformat.read(notebook_path(root / "release", assignment), as_version=4)
-    cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution"))
-    cell.source = code
+    teacher = nbformat.read(notebook_path(root / "source", assignment), as_version=4)
+    for cell, solved in zip(solution_cells(notebook), solution_cells(teacher)):
+        if f"def {function}(" in cell.source:
+            cell.source = code.strip()
+        else:  # exercise 5's other function: the teacher's solution, without nbgrader's markers
+            cell.source = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", solved.source + "\n", flags=re.M)
     target = notebook_path(root / "submitted" / student, assignment)
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target)
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_autograde_scores_a_correct_and_a_wrong_submission(course, assignment):
+AUTOGRADE_CASES = [(a, name) for a, names in AUTOGRADED.items() for name in names]
+
+
+def test_every_exercise_autogrades_a_right_and_a_wrong_solution():
+    for assignment in ASSIGNMENTS:
+        rows = [corpus_solution(assignment, name)[0] for name in AUTOGRADED[assignment]]
+        assert any(r.mistake is None for r in rows) and any(r.mistake is not None for r in rows), assignment
+    grouped = {corpus_solution(a, n)[0].mistake for a, n in AUTOGRADE_CASES}
+    assert {"returned_tuple", "in_place"} <= grouped  # the cases where feedback and grade could part
+    assert any("name clash" in n for _, n in AUTOGRADE_CASES)
+
+
+def test_feedback_passed_exactly_when_the_grade_is_full(course):
+    """Autograde the corpus solutions listed in AUTOGRADED: the feedback cell said "passed" ⇔ full marks,
+    and a right solution gets both, a wrong one neither (its feedback naming its mistake)."""
     root, api = course
-    correct = solution_code(assignment)
-    find, replace = MISTAKES[assignment]
-    assert find in correct
-    submit(root, "alice", assignment, correct)
-    submit(root, "bob", assignment, correct.replace(find, replace))
-    for student in ("alice", "bob"):
+    students = {}
+    for k, (assignment, name) in enumerate(AUTOGRADE_CASES):
+        row, function = corpus_solution(assignment, name)
+        student = f"student{k:02d}"
+        submit(root, student, assignment, row.code, function)
+        students[student] = (assignment, row)
+    for student, (assignment, _) in students.items():
         result = api.autograde(assignment, student)
         assert result["success"], result.get("error") or result.get("log")
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        alice = gradebook.find_submission(assignment, "alice")
-        bob = gradebook.find_submission(assignment, "bob")
-        assert alice.max_score == MAX_SCORE and alice.score == MAX_SCORE
-        assert bob.score == 0.0, "the check (2 points) and the tests on new inputs (2 points) both fail"
+        for student, (assignment, row) in students.items():
+            submission = gradebook.find_submission(assignment, student)
+            graded = nbformat.read(notebook_path(root / "autograded" / student, assignment), as_version=4)
+            said = [c.outputs[0]["data"]["text/plain"] for c in feedback_cells(graded)]
+            passed = all("PASSED" in text for text in said)
+            full = submission.max_score == MAX_SCORE and submission.score == MAX_SCORE
+            assert passed == full, (student, assignment, row.name, said, submission.score)
+            assert passed == (row.mistake is None), (row.name, said)
+            assert row.mistake is None or any(row.phrase in text for text in said), (row.name, said)

@@ -47,6 +47,7 @@ the gradient.
 ``bnlib.functional`` holds the thin wrappers in each paper's notation.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,7 +88,7 @@ class NormCache:
 
 def values_per_statistic(shape: tuple, axes: tuple) -> int:
     """How many values of an input of ``shape`` share one mean and variance: the product of its sizes on ``axes``."""
-    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    return math.prod(shape[a] for a in axes)
 
 
 def parameter_axes(gamma_shape, ndim: int) -> tuple:
@@ -98,7 +99,7 @@ def parameter_axes(gamma_shape, ndim: int) -> tuple:
 
 def total(a: np.ndarray, axes: tuple) -> np.ndarray:
     """``Σ a`` over ``axes``, accumulated in float64 (no float64 copy of ``a``), the reduced axes kept with size 1."""
-    return np.sum(a, axis=axes, keepdims=True, dtype=np.float64)
+    return np.add.reduce(a, axis=axes, dtype=np.float64, keepdims=True)
 
 
 def centred(x: np.ndarray, mean: np.ndarray) -> np.ndarray:

@@ -108,43 +108,37 @@ def check_groups(num_groups, num_channels) -> None:
 # ---- arrays and tensors ----------------------------------------------------------------------
 
 
-FLOAT_DTYPES = ("float32", "float64")  # the two precisions bnlib computes in, numpy's or torch's
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # the two precisions bnlib computes in
+TORCH_FLOAT_DTYPES = ("torch.float32", "torch.float64")  # the same, named as torch prints them
 
 
 def check_float_dtype(dtype, is_float: bool, name: str = "input") -> None:
     """Accept exactly float32 and float64 (a numpy dtype, or a torch dtype, without importing torch).
 
     ``is_float`` is the array library's own answer to "is this dtype floating-point"
-    (``np.issubdtype(dtype, np.floating)``, ``tensor.is_floating_point()``); it picks the message.
+    (``dtype.kind == "f"`` in numpy, ``tensor.is_floating_point()``); it picks the message.
     Raises ``TypeError`` naming the dtype it got: for integer, boolean, complex and object inputs
     (the normalised output is a real fraction), and for the other floating-point precisions
     (float16, bfloat16, longdouble), which bnlib does not compute in.
     """
-    if _dtype_name(dtype) in FLOAT_DTYPES:
+    if dtype in FLOAT_DTYPES if isinstance(dtype, np.dtype) else str(dtype) in TORCH_FLOAT_DTYPES:
         return
     if is_float:
         raise TypeError(f"expected a floating-point {name} of dtype float32 or float64, got dtype {dtype}")
     raise TypeError(f"expected a floating-point {name} (float32 or float64), got dtype {dtype}")
 
 
-def _dtype_name(dtype) -> str:
-    """``'float32'`` for ``np.float32`` and ``torch.float32`` alike (and ``'float128'``, ``'int64'``, ``'bfloat16'``...)."""
-    return dtype.name if isinstance(dtype, np.dtype) else str(dtype).removeprefix("torch.")
-
-
 def float_array(value, name: str = "input") -> np.ndarray:
     """``value`` as a numpy array of dtype float32 or float64 (no copy if it already is one)."""
     array = np.asarray(value)
-    check_float_dtype(array.dtype, np.issubdtype(array.dtype, np.floating), name)
+    check_float_dtype(array.dtype, array.dtype.kind == "f", name)
     return array
 
 
 def real_array(value, name: str) -> np.ndarray:
     """``value`` as a numpy array of real numbers (integers are fine: they are promoted later)."""
     array = np.asarray(value)
-    if array.dtype == np.bool_ or not (
-        np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
-    ):
+    if array.dtype.kind not in "fiu":  # floating, signed or unsigned integer; not bool, complex, object, text
         raise TypeError(f"expected {name} to hold real numbers, got dtype {array.dtype}")
     return array
 

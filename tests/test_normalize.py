@@ -17,7 +17,7 @@ from bnlib import (
 )
 from bnlib.normalize import centred
 
-from conftest import EPS_VALUES
+from conftest import EPS_VALUES, F64
 from reference import numerical_gradient, oracle_normalize, relative_error
 
 # (input shape, axes, parameter shape): BN-, LN-, GN-like and odd layouts
@@ -82,12 +82,17 @@ def test_float32_bn_equals_float64_torch_on_the_same_data(shape, offset, rng):
     gamma, beta = rng.normal(size=shape[1]).astype(np.float32), rng.normal(size=shape[1]).astype(np.float32)
     y, cache = batchnorm_forward(x, gamma, beta, 1e-3)
     ours = (y, *batchnorm_backward(dy, cache))
-    xt, gt, bt = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, gamma, beta))
-    y_ref = torch.nn.functional.batch_norm(xt, None, None, gt, bt, training=True, eps=1e-3)
-    y_ref.backward(torch.tensor(dy, dtype=torch.float64))
-    for name, a, ref in zip(["y", "dx", "dgamma", "dbeta"], ours, [y_ref, xt.grad, gt.grad, bt.grad]):
+    for name, a, ref in zip(["y", "dx", "dgamma", "dbeta"], ours, torch_float64_batchnorm(x, gamma, beta, dy, 1e-3)):
         assert a.dtype == np.float32, name
-        assert relative_error(a, ref.detach().numpy()) < 1e-6, name
+        assert relative_error(a, ref) < 1e-6, name
+
+
+def torch_float64_batchnorm(x, gamma, beta, dy, eps=1e-5):
+    """Output and gradients of torch.nn.functional.batch_norm in training mode, in float64, as numpy arrays."""
+    xt, gt, bt = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, gamma, beta))
+    y = torch.nn.functional.batch_norm(xt, None, None, gt, bt, training=True, eps=eps)
+    y.backward(torch.tensor(dy, dtype=torch.float64))
+    return y.detach().numpy(), xt.grad.numpy(), gt.grad.numpy(), bt.grad.numpy()
 
 
 # ---- the cache is the library's own ------------------------------------------------------------
@@ -119,6 +124,25 @@ def test_changing_x_or_gamma_in_place_after_the_forward_does_not_change_the_grad
     for a, b in zip(backward(), before):
         np.testing.assert_array_equal(a, b)
     assert not np.shares_memory(cache.norm.x_hat, x) and not np.shares_memory(cache.norm.gamma, gamma)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided", "transposed channels"])
+def test_any_memory_layout_gives_the_same_result(layout, rng):
+    """Non-contiguous inputs: output and gradients match PyTorch in float64; x changed afterwards leaves dx unchanged."""
+    base = rng.normal(1.0, 2.0, size=(12, 6, 5))
+    x = {
+        "fortran": np.asfortranarray(base),
+        "strided": base[:, ::2],  # (12, 3, 5), every other channel
+        "transposed channels": base.transpose(0, 2, 1),  # (12, 5, 6)
+    }[layout]
+    C = x.shape[1]
+    dy, gamma, beta = rng.normal(size=x.shape), rng.normal(size=C), rng.normal(size=C)
+    y, cache = batchnorm_forward(x, gamma, beta)
+    dx, dgamma, dbeta = batchnorm_backward(dy, cache)
+    for ours, theirs in zip((y, dx, dgamma, dbeta), torch_float64_batchnorm(x, gamma, beta, dy)):
+        np.testing.assert_allclose(ours, theirs, **F64)
+    x[...] = 0.0
+    np.testing.assert_array_equal(batchnorm_backward(dy, cache)[0], dx)
 
 
 def test_normalize_forward_does_not_keep_the_callers_arrays(rng):

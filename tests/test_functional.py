@@ -17,15 +17,14 @@ from bnlib import (
 )
 
 from conftest import EPS_VALUES, F32, F64, SHAPES
-from reference import channel_axes, numerical_gradient, oracle_normalize, oracle_statistics, relative_error
-
-
-def torch_batchnorm(x, gamma, beta, dy, eps=1e-5):
-    """Output and gradients of torch.nn.functional.batch_norm in training mode, in x's dtype."""
-    xt, gt, bt = (torch.tensor(a, requires_grad=True) for a in (x, gamma, beta))
-    y = torch.nn.functional.batch_norm(xt, None, None, gt, bt, training=True, eps=eps)
-    y.backward(torch.tensor(dy))
-    return y.detach().numpy(), xt.grad.numpy(), gt.grad.numpy(), bt.grad.numpy()
+from reference import (
+    channel_axes,
+    numerical_gradient,
+    oracle_normalize,
+    oracle_statistics,
+    relative_error,
+    torch_batchnorm,
+)
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)

@@ -18,7 +18,7 @@ from bnlib import (
 from bnlib.normalize import centred
 
 from conftest import EPS_VALUES, F64
-from reference import numerical_gradient, oracle_normalize, relative_error
+from reference import numerical_gradient, oracle_normalize, relative_error, torch_batchnorm
 
 # (input shape, axes, parameter shape): BN-, LN-, GN-like and odd layouts
 CASES = [
@@ -82,17 +82,11 @@ def test_float32_bn_equals_float64_torch_on_the_same_data(shape, offset, rng):
     gamma, beta = rng.normal(size=shape[1]).astype(np.float32), rng.normal(size=shape[1]).astype(np.float32)
     y, cache = batchnorm_forward(x, gamma, beta, 1e-3)
     ours = (y, *batchnorm_backward(dy, cache))
-    for name, a, ref in zip(["y", "dx", "dgamma", "dbeta"], ours, torch_float64_batchnorm(x, gamma, beta, dy, 1e-3)):
+    for name, a, ref in zip(
+        ["y", "dx", "dgamma", "dbeta"], ours, torch_batchnorm(x, gamma, beta, dy, 1e-3, torch.float64)
+    ):
         assert a.dtype == np.float32, name
         assert relative_error(a, ref) < 1e-6, name
-
-
-def torch_float64_batchnorm(x, gamma, beta, dy, eps=1e-5):
-    """Output and gradients of torch.nn.functional.batch_norm in training mode, in float64, as numpy arrays."""
-    xt, gt, bt = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, gamma, beta))
-    y = torch.nn.functional.batch_norm(xt, None, None, gt, bt, training=True, eps=eps)
-    y.backward(torch.tensor(dy, dtype=torch.float64))
-    return y.detach().numpy(), xt.grad.numpy(), gt.grad.numpy(), bt.grad.numpy()
 
 
 # ---- the cache is the library's own ------------------------------------------------------------
@@ -139,7 +133,7 @@ def test_any_memory_layout_gives_the_same_result(layout, rng):
     dy, gamma, beta = rng.normal(size=x.shape), rng.normal(size=C), rng.normal(size=C)
     y, cache = batchnorm_forward(x, gamma, beta)
     dx, dgamma, dbeta = batchnorm_backward(dy, cache)
-    for ours, theirs in zip((y, dx, dgamma, dbeta), torch_float64_batchnorm(x, gamma, beta, dy)):
+    for ours, theirs in zip((y, dx, dgamma, dbeta), torch_batchnorm(x, gamma, beta, dy, dtype=torch.float64)):
         np.testing.assert_allclose(ours, theirs, **F64)
     x[...] = 0.0
     np.testing.assert_array_equal(batchnorm_backward(dy, cache)[0], dx)

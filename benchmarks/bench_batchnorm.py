@@ -12,11 +12,12 @@ For each float32 shape it times one training step of BN, ``batchnorm_forward`` t
 * **torch**: ``torch.nn.functional.batch_norm`` in training mode and its autograd backward
   (``torch.set_num_threads(1)``).
 
-The three calls are interleaved: every round runs each once untimed and once timed, so that the
-machine's state of the moment (other processes) hits all three alike; the table shows the median
-time of each over the rounds and the median over rounds of the ratios bnlib/naive and bnlib/torch,
-next to the issue's goals (at most 1.5x and 4x). Nothing is asserted: timings depend on the machine.
-The load average is printed first: on a busy machine, run it again.
+The three calls are interleaved: every round runs each once untimed and once timed (CPU time of
+this process, so that other processes holding the CPU do not count), so that the machine's state of
+the moment hits all three alike. The table shows the median time of each over the rounds and the
+median over rounds of the ratios bnlib/naive and bnlib/torch, next to the issue's goals (at most 1.5x
+and 4x). Nothing is asserted: timings depend on the machine. The load average is printed first: on a
+busy machine, run it again.
 
 Then the accuracy of each on float32 data 1e4 + N(0, 1): the largest difference between its
 float32 output and float64 arithmetic on the same float32 numbers, relative to the output's spread.
@@ -93,15 +94,18 @@ def steps(shape, rng):
 
 
 def interleaved_times(fns: dict, rounds: int) -> dict:
-    """Seconds per call of each function, one entry per round; in each round every function runs
-    once untimed (to absorb what the previous one left behind in the caches) and once timed."""
+    """CPU seconds of this process per call of each function, one entry per round; in each round every
+    function runs once untimed (to absorb what the previous one left behind in the caches) and once timed.
+
+    CPU time rather than wall time: on a shared machine a wall clock also counts the time other
+    processes hold the CPU, which can dwarf a millisecond call (page faults count: they are system time)."""
     times = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
             fn()
-            start = time.perf_counter()
+            start = time.process_time()
             fn()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(time.process_time() - start)
     return times
 
 

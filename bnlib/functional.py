@@ -86,8 +86,8 @@ class BatchNormCache:
 
     Attributes:
         norm: the core's :class:`~bnlib.normalize.NormCache`, statistics shaped ``(1, C, 1, ...)``.
-    Properties ``x_hat`` (like x), ``gamma``, ``mean``, ``var``, ``inv_std`` (``(C,)``, the last
-    three float64), ``shape`` (the input's) and ``m`` (values per channel).
+    Properties ``x_hat`` (like x, computed when asked), ``gamma``, ``mean``, ``var``, ``inv_std``
+    (``(C,)``, the last three float64), ``shape`` (the input's) and ``m`` (values per channel).
     """
 
     norm: NormCache
@@ -154,8 +154,8 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
         eps: :math:`\epsilon > 0`, added to the variance.
     Returns:
         ``(y, cache)``: ``y`` has the shape and dtype of ``x``; ``cache`` is a
-        :class:`BatchNormCache` for :func:`batchnorm_backward`, holding arrays of its own (x̂, γ,
-        the statistics): changing ``x`` or ``gamma`` in place afterwards does not change the gradient.
+        :class:`BatchNormCache` for :func:`batchnorm_backward`, holding arrays of its own (x − μ,
+        γ, the statistics): changing ``x`` or ``gamma`` in place afterwards does not change the gradient.
     """
     x = _checked_bn_input(x, gamma=gamma, beta=beta)
     check_batch_size(x.shape)
@@ -360,7 +360,7 @@ def groupnorm_backward(dy, cache: GroupNormCache):
         ``(dx, dgamma, dbeta)``: ``dx`` like ``dy``; ``dgamma``, ``dbeta`` shape ``(C,)``.
     """
     dy = float_array(dy, "dy")
-    grouped = cache.norm.x_hat.shape  # (N, G, C/G, *spatial)
+    grouped = cache.norm.shape  # (N, G, C/G, *spatial)
     check_same_shape("dy", dy.shape, (grouped[0], grouped[1] * grouped[2]) + grouped[3:])
     dx, dgamma, dbeta = normalize_backward(dy.reshape(grouped), cache.norm)
     return dx.reshape(dy.shape), dgamma.reshape(-1), dbeta.reshape(-1)

@@ -42,8 +42,8 @@ offset far larger than the spread costs nothing: float32 data like 10⁴ + N(0, 
 within 1e-6 of float64 arithmetic on the same float32 values, measured up to 2²⁰ values per
 channel (PyTorch's float32 kernel, which sums in float32: 9e-4 on ``(32, 64, 14, 14)``, 4e-2 on
 ``(4096, 1024)``; ``benchmarks/bench_batchnorm.py`` prints both). That needs care in the centring:
-see :func:`centred`. The cache holds arrays of its own (x̂, γ and the statistics), so changing the
-input in place after the forward pass does not change the gradient.
+see :func:`centred`. The cache holds arrays of its own (x − μ, γ and the statistics), so changing
+the input in place after the forward pass does not change the gradient.
 
 ``bnlib.functional`` holds the thin wrappers in each paper's notation.
 """
@@ -61,15 +61,16 @@ class NormCache:
     r"""What :func:`normalize_backward` needs from the forward pass (arrays of its own, not views of the input).
 
     Attributes:
-        x_hat: normalised input :math:`\hat x`, the input's shape and dtype.
+        x_centred: the centred input :math:`x - \mu`, the input's shape and dtype.
         gamma: the scale :math:`\gamma` in the input's dtype, the shape it was given in (e.g. ``(1, C, 1, 1)``).
         inv_std: :math:`1/\sqrt{\sigma^2+\epsilon}`, float64, the input's shape with size 1 on ``axes``.
         mean: :math:`\mu`, float64, shaped like ``inv_std``.
         var: biased variance :math:`\sigma^2`, float64, shaped like ``inv_std``.
         axes: the axes the statistics were taken over, sorted.
+    Property ``x_hat``: :math:`\hat x = (x-\mu)/\sqrt{\sigma^2+\epsilon}`, computed when asked (a new array).
     """
 
-    x_hat: np.ndarray
+    x_centred: np.ndarray
     gamma: np.ndarray
     inv_std: np.ndarray
     mean: np.ndarray
@@ -77,14 +78,19 @@ class NormCache:
     axes: tuple
 
     @property
+    def x_hat(self) -> np.ndarray:
+        r""":math:`\hat x = (x - \mu) / \sqrt{\sigma^2 + \epsilon}` in the input's dtype, like x."""
+        return self.x_centred * self.inv_std.astype(self.x_centred.dtype)
+
+    @property
     def shape(self) -> tuple:
         """The input's shape."""
-        return self.x_hat.shape
+        return self.x_centred.shape
 
     @property
     def m(self) -> int:
         """Number of values that share one mean and variance."""
-        return values_per_statistic(self.x_hat.shape, self.axes)
+        return values_per_statistic(self.x_centred.shape, self.axes)
 
 
 def values_per_statistic(shape: tuple, axes: tuple) -> int:
@@ -150,10 +156,10 @@ def normalize_forward(x, gamma, beta, axes, eps=1e-5):
         squares = np.square(x_centred)  # (x − μ)²                               like x
         var = total(squares, axes) / m  # σ² = Σ (x − μ)² / m                    float64, like μ
         inv_std = 1.0 / np.sqrt(var + eps)  # 1 / √(σ² + ε)                      float64, like μ
-    x_hat = np.multiply(x_centred, inv_std.astype(x.dtype), out=x_centred)  # x̂ = (x − μ) / √(σ² + ε), in place
-    y = np.multiply(gamma, x_hat, out=squares)  # γ x̂, in the array of the squares  like x
-    y += beta.astype(x.dtype)  # y = γ x̂ + β
-    return y, NormCache(x_hat=x_hat, gamma=gamma, inv_std=inv_std, mean=mu, var=var, axes=axes)
+    scale = (gamma * inv_std).astype(x.dtype)  # γ / √(σ² + ε)                   like μ
+    y = np.multiply(x_centred, scale, out=squares)  # γ x̂ = γ (x − μ) / √(σ² + ε), in the array of the squares
+    y += beta.astype(x.dtype)  # y = γ x̂ + β                                     like x
+    return y, NormCache(x_centred=x_centred, gamma=gamma, inv_std=inv_std, mean=mu, var=var, axes=axes)
 
 
 def normalize_backward(dy, cache: NormCache):
@@ -171,38 +177,43 @@ def normalize_backward(dy, cache: NormCache):
         all in ``dy``'s dtype, every sum accumulated in float64.
     """
     dy = float_array(dy, "dy")
-    check_same_shape("dy", dy.shape, cache.x_hat.shape)
-    x_hat, gamma, inv_std, axes, m = cache.x_hat, cache.gamma, cache.inv_std, cache.axes, cache.m
+    check_same_shape("dy", dy.shape, cache.shape)
+    x_centred, gamma, inv_std, axes, m = cache.x_centred, cache.gamma, cache.inv_std, cache.axes, cache.m
     sum_axes = parameter_axes(gamma.shape, dy.ndim)  # where γ, β are broadcast
-    dy_x_hat = dy * x_hat  # ∂y x̂                                                like x
     dbeta = total(dy, sum_axes)  # ∂β = Σ ∂y                                  float64, size 1 on sum_axes
-    dgamma = total(dy_x_hat, sum_axes)  # ∂γ = Σ ∂y x̂                         float64, like ∂β
-    work = dy_x_hat.dtype  # the dtype dx is computed in (dy's, or x̂'s if wider)
+    work = np.result_type(dy, x_centred)  # the dtype dx is computed in (dy's, or x's if wider)
     with np.errstate(invalid="ignore", divide="ignore"):  # m = 0: the means are NaN, dx is empty
-        if sum_axes == axes:  # γ is one number per m values (BN): CS231n's compact form, γ factored out
+        if sum_axes == axes:  # γ and 1/√(σ² + ε) are one number per m values (BN): CS231n's compact form
+            dy_centred = dy * x_centred  # ∂y (x − μ)                           like x
+            # ∂γ = Σ ∂y x̂ = Σ ∂y (x − μ) / √(σ² + ε) (0 for an empty batch, whose σ is NaN)      like ∂β
+            dgamma = total(dy_centred, axes) * (inv_std if m else 0.0)
             mean_dy = (dbeta / m).astype(work)  # mean(∂y)                     like ∂β
-            mean_dy_x_hat = (dgamma / m).astype(work)  # mean(∂y x̂)           like ∂β
+            mean_dy_x_hat = (dgamma / m * inv_std).astype(work)  # mean(∂y x̂) / √(σ² + ε), for x − μ
             scale = (gamma * inv_std).astype(work)  # γ / √(σ² + ε)            like ∂β
-            # ∂x = γ / √(σ² + ε) · (∂y − mean(∂y) − x̂ mean(∂y x̂)), in the array of ∂y x̂         like x
-            dx = _compact_form(dy, x_hat, mean_dy, mean_dy_x_hat, scale, out=dy_x_hat)
-        else:  # γ varies among the m values (LN, GN): the compact form on ∂x̂
+            # ∂x = γ / √(σ² + ε) · (∂y − mean(∂y) − x̂ mean(∂y x̂)), in the array of ∂y (x − μ)   like x
+            dx = _compact_form(dy, x_centred, mean_dy, mean_dy_x_hat, scale, out=dy_centred)
+        else:  # γ or 1/√(σ² + ε) varies among the values summed (LN, GN): x̂ and ∂x̂ first
+            x_hat = cache.x_hat  # x̂ = (x − μ) / √(σ² + ε)                     like x
+            dy_x_hat = dy * x_hat  # ∂y x̂                                       like x
+            dgamma = total(dy_x_hat, sum_axes)  # ∂γ = Σ ∂y x̂                   like ∂β
             dx_hat = gamma * dy  # ∂x̂ = γ ∂y                                   like x
             mean_dx_hat = (total(dx_hat, axes) / m).astype(work)  # mean(∂x̂)   size 1 on axes
             dx_hat_x_hat = np.multiply(dx_hat, x_hat, out=dy_x_hat)  # ∂x̂ x̂, in the array of ∂y x̂
             mean_dx_hat_x_hat = (total(dx_hat_x_hat, axes) / m).astype(work)  # mean(∂x̂ x̂)
-            # ∂x = 1 / √(σ² + ε) · (∂x̂ − mean(∂x̂) − x̂ mean(∂x̂ x̂)), in the array of ∂y x̂       like x
+            # ∂x = 1 / √(σ² + ε) · (∂x̂ − mean(∂x̂) − x̂ mean(∂x̂ x̂)), in the array of ∂x̂ x̂       like x
             dx = _compact_form(dx_hat, x_hat, mean_dx_hat, mean_dx_hat_x_hat, inv_std.astype(work), out=dy_x_hat)
     dgamma, dbeta = (g.reshape(gamma.shape).astype(dy.dtype) for g in (dgamma, dbeta))  # γ's shape
     return dx.astype(dy.dtype, copy=False), dgamma, dbeta
 
 
-def _compact_form(g, x_hat, mean_g, mean_g_x_hat, scale, out):
-    r"""``scale · (g − mean(g) − x̂ mean(g x̂))``, one pass per step, written into ``out`` (an array like x, not ``g``).
+def _compact_form(g, v, mean_g, k, scale, out):
+    r"""``scale · (g − mean(g) − v k)``, one pass per step, written into ``out`` (an array like x, not ``g``).
 
-    With ``g = ∂x̂`` and ``scale = 1/√(σ²+ε)`` this is :math:`\partial x`; for BN, where γ is one number
-    per channel, so is it with ``g = ∂y`` and ``scale = γ/√(σ²+ε)``.
+    With ``g = ∂x̂``, ``v = x̂``, ``k = mean(∂x̂ x̂)`` and ``scale = 1/√(σ²+ε)`` this is :math:`\partial x`;
+    for BN, where γ and σ are one number per channel, so is it with ``g = ∂y``, ``v = x − μ``,
+    ``k = mean(∂y x̂)/√(σ²+ε)`` and ``scale = γ/√(σ²+ε)``.
     """
-    np.multiply(x_hat, mean_g_x_hat, out=out)  # x̂ mean(g x̂)                          like x
+    np.multiply(v, k, out=out)  # x̂ mean(g x̂)                                         like x
     out += mean_g  # x̂ mean(g x̂) + mean(g)
     np.subtract(g, out, out=out)  # g − mean(g) − x̂ mean(g x̂)
     out *= scale  # scale · (g − mean(g) − x̂ mean(g x̂))

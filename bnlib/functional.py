@@ -13,21 +13,16 @@ the shape of γ, β differ:
 .. math:: \mu = \tfrac1m\sum x,\quad \sigma^2 = \tfrac1m\sum (x-\mu)^2,\quad
           \hat x = \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}},\quad y = \gamma\hat x + \beta .
 
-BN's training pair runs on the compiled path :mod:`bnlib.compiled_batchnorm` where numba is
-installed, and on the numpy fast path :mod:`bnlib.fast_batchnorm` otherwise (both tested equal to
-the core); LN and GN run on the core's reference path. All statistics are accumulated in float64.
-BN's eval mode is the pair :func:`batchnorm_inference_forward` / :func:`batchnorm_inference_backward`
-(and :func:`batchnorm_inference`, its output alone).
+All of them compute in the input's dtype with every sum accumulated in float64 (see
+:mod:`bnlib.normalize`). BN's eval mode is the pair :func:`batchnorm_inference_forward` /
+:func:`batchnorm_inference_backward` (and :func:`batchnorm_inference`, its output alone).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import compiled_batchnorm
-from .compiled_batchnorm import SavedInput, compiled_batchnorm_backward, compiled_batchnorm_forward
-from .fast_batchnorm import channel_dot, fast_batchnorm_backward, fast_batchnorm_forward, per_channel, reduction_axes
-from .normalize import NormCache, normalize_backward, normalize_forward
+from .normalize import NormCache, centred, normalize_backward, normalize_forward, total
 from .validation import (
     check_batch_size,
     check_channel_input,
@@ -56,13 +51,11 @@ __all__ = [
     "layernorm_backward",
     "groupnorm_forward",
     "groupnorm_backward",
-    "per_channel",
-    "reduction_axes",
 ]
 
 
 def _checked_bn_input(x, **vectors) -> np.ndarray:
-    """``x`` as a float array shaped ``(N, C, *spatial)``, every vector of shape ``(C,)``."""
+    """``x`` as a float array shaped ``(N, C)`` or ``(N, C, *spatial)``, every vector of shape ``(C,)``."""
     x = float_array(x)
     first_name, first = next(iter(vectors.items()))
     if np.ndim(first) != 1:
@@ -74,6 +67,16 @@ def _checked_bn_input(x, **vectors) -> np.ndarray:
     return x
 
 
+def _per_channel(v, ndim: int) -> np.ndarray:
+    """A ``(C,)`` vector reshaped to ``(1, C, 1, ..., 1)``, to broadcast against an ``ndim``-D input."""
+    return np.reshape(v, (1, -1) + (1,) * (ndim - 2))
+
+
+def _channel_axes(ndim: int) -> tuple:
+    """BN's statistics axes: the batch axis and every spatial axis, all but the channel axis 1."""
+    return (0,) + tuple(range(2, ndim))
+
+
 # ---- Batch Normalization, training mode ---------------------------------------------------------
 
 
@@ -82,15 +85,12 @@ class BatchNormCache:
     """What :func:`batchnorm_backward` needs, with BN's ``(C,)`` views.
 
     Attributes:
-        norm: the path's cache, statistics shaped ``(1, C, 1, ...)``: a
-            :class:`~bnlib.normalize.NormCache` (numpy fast path), or a
-            :class:`~bnlib.compiled_batchnorm.SavedInput` (compiled path, which keeps ``x`` and
-            computes ``x_hat`` when asked).
-    Properties ``x_hat`` (like x), ``gamma``, ``mean``, ``var``, ``inv_std`` (``(C,)``, the last
-    three float64), ``shape`` (the input's) and ``m`` (values per channel).
+        norm: the core's :class:`~bnlib.normalize.NormCache`, statistics shaped ``(1, C, 1, ...)``.
+    Properties ``x_hat`` (like x, computed when asked), ``gamma``, ``mean``, ``var``, ``inv_std``
+    (``(C,)``, the last three float64), ``shape`` (the input's) and ``m`` (values per channel).
     """
 
-    norm: NormCache | SavedInput
+    norm: NormCache
 
     @property
     def x_hat(self) -> np.ndarray:
@@ -127,22 +127,15 @@ def batch_statistics(x) -> tuple:
     Args:
         x: input, shape ``(N, C)`` or ``(N, C, *spatial)``, float32 or float64, at least one value per channel.
     Returns:
-        ``(mean, var)``, float64, each shape ``(C,)``, accumulated as in :func:`batchnorm_forward`.
+        ``(mean, var)``, float64, each shape ``(C,)``, computed as in :func:`batchnorm_forward`.
     """
     x = float_array(x)
     check_channel_input(x.shape)
     if x.size == 0:
         raise ValueError(f"batch statistics need at least one value per channel, got input of shape {x.shape}")
-    C = x.shape[1]
-    _, cache = _bn_forward(x, np.ones(C, x.dtype), np.zeros(C, x.dtype), 1.0)
-    return cache.mean.reshape(-1), cache.var.reshape(-1)
-
-
-def _bn_forward(x, gamma, beta, eps):
-    """The compiled path's forward where it is available, the numpy fast path's otherwise."""
-    if compiled_batchnorm.available():
-        return compiled_batchnorm_forward(x, gamma, beta, eps)
-    return fast_batchnorm_forward(x, gamma, beta, eps)
+    ones, zeros = (_per_channel(np.full(x.shape[1], value, x.dtype), x.ndim) for value in (1, 0))  # γ = 1, β = 0
+    _, norm = normalize_forward(x, ones, zeros, _channel_axes(x.ndim), 1.0)  # one value per channel is fine here
+    return norm.mean.reshape(-1), norm.var.reshape(-1)
 
 
 def batchnorm_forward(x, gamma, beta, eps=1e-5):
@@ -150,8 +143,8 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
 
     .. math:: y = \gamma \frac{x - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}} + \beta
 
-    ``normalize_forward(x, γ, β, axes=(0, 2, ..., ndim-1), eps)``, computed by the compiled path
-    (:mod:`bnlib.compiled_batchnorm`) if numba is installed, by the numpy fast path otherwise.
+    ``normalize_forward(x, γ, β, axes=(0, 2, ..., ndim-1), eps)``: in the input's dtype, every sum
+    accumulated in float64.
 
     Args:
         x: input, shape ``(N, C)`` or ``(N, C, *spatial)``, float32 or float64. An empty batch
@@ -161,12 +154,14 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
         eps: :math:`\epsilon > 0`, added to the variance.
     Returns:
         ``(y, cache)``: ``y`` has the shape and dtype of ``x``; ``cache`` is a
-        :class:`BatchNormCache` for :func:`batchnorm_backward`.
+        :class:`BatchNormCache` for :func:`batchnorm_backward`, holding arrays of its own (x − μ,
+        γ, the statistics): changing ``x`` or ``gamma`` in place afterwards does not change the gradient.
     """
     x = _checked_bn_input(x, gamma=gamma, beta=beta)
     check_batch_size(x.shape)
     check_eps(eps)
-    y, norm = _bn_forward(x, np.asarray(gamma), np.asarray(beta), eps)
+    gamma, beta = (_per_channel(np.asarray(v, x.dtype), x.ndim) for v in (gamma, beta))  # (1, C, 1, ...)
+    y, norm = normalize_forward(x, gamma, beta, _channel_axes(x.ndim), eps)
     return y, BatchNormCache(norm)
 
 
@@ -189,11 +184,8 @@ def batchnorm_backward(dy, cache: BatchNormCache):
         ``(dx, dgamma, dbeta)``: ``dx`` like ``dy``; ``dgamma`` and ``dbeta`` shape ``(C,)``; all
         in ``dy``'s dtype (the sums accumulated in float64).
     """
-    dy = float_array(dy, "dy")
-    check_same_shape("dy", dy.shape, cache.shape)
-    if isinstance(cache.norm, SavedInput):
-        return compiled_batchnorm_backward(dy, cache.norm)
-    return fast_batchnorm_backward(dy, cache.norm)
+    dx, dgamma, dbeta = normalize_backward(dy, cache.norm)
+    return dx, dgamma.reshape(-1), dbeta.reshape(-1)
 
 
 # ---- Batch Normalization, eval mode ---------------------------------------------------------------
@@ -218,8 +210,8 @@ def batchnorm_inference_forward(x, gamma, beta, running_mean, running_var, eps=1
     .. math:: \hat x = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}}, \qquad y = \gamma\hat x + \beta
 
     An affine map per channel: one sample, or any batch size, gives the same per-sample output.
-    Computed in float64 (``running_mean`` is not rounded to the input dtype before subtracting)
-    and rounded to the input dtype.
+    Computed in the input's dtype; ``x - E[x]`` as in training (:func:`bnlib.normalize.centred`),
+    so a float64 ``running_mean`` is not rounded to float32 before it is subtracted.
 
     Args:
         x: input, shape ``(N, C)`` or ``(N, C, *spatial)``, float32 or float64; ``N`` may be 1 or 0.
@@ -233,11 +225,13 @@ def batchnorm_inference_forward(x, gamma, beta, running_mean, running_var, eps=1
     x = _checked_bn_input(x, gamma=gamma, beta=beta, running_mean=running_mean, running_var=running_var)
     check_eps(eps)
     ndim = x.ndim
-    inv_std = 1.0 / np.sqrt(np.asarray(running_var, dtype=np.float64) + eps)  # (C,)
-    x_hat = (x - per_channel(np.asarray(running_mean, np.float64), ndim)) * per_channel(inv_std, ndim)  # float64
-    y = x_hat * per_channel(np.asarray(gamma, np.float64), ndim) + per_channel(np.asarray(beta, np.float64), ndim)
-    scale = np.asarray(gamma, np.float64) * inv_std  # (C,) new array
-    return y.astype(x.dtype), InferenceCache(x_hat=x_hat.astype(x.dtype), scale=scale)
+    inv_std = 1.0 / np.sqrt(np.asarray(running_var, np.float64) + eps)  # 1 / √(Var[x] + ε)      (C,)
+    x_hat = centred(x, _per_channel(np.asarray(running_mean, np.float64), ndim))  # x − E[x]    like x
+    x_hat *= _per_channel(inv_std, ndim).astype(x.dtype)  # x̂ = (x − E[x]) / √(Var[x] + ε)
+    y = _per_channel(gamma, ndim).astype(x.dtype) * x_hat  # γ x̂                               like x
+    y += _per_channel(beta, ndim).astype(x.dtype)  # y = γ x̂ + β
+    scale = np.asarray(gamma, np.float64) * inv_std  # γ / √(Var[x] + ε)                          (C,), new array
+    return y, InferenceCache(x_hat=x_hat, scale=scale)
 
 
 def batchnorm_inference_backward(dy, cache: InferenceCache):
@@ -252,10 +246,10 @@ def batchnorm_inference_backward(dy, cache: InferenceCache):
     """
     dy = float_array(dy, "dy")
     check_same_shape("dy", dy.shape, cache.x_hat.shape)
-    dx = dy * per_channel(cache.scale, dy.ndim).astype(dy.dtype)  # like x
-    axes = reduction_axes(dy.ndim)
-    dgamma = channel_dot(dy, cache.x_hat) if dy.size else np.zeros(dy.shape[1])  # (C,)
-    dbeta = np.sum(dy, axis=axes, dtype=np.float64)  # (C,)
+    axes = _channel_axes(dy.ndim)
+    dx = dy * _per_channel(cache.scale, dy.ndim).astype(dy.dtype)  # γ / √(Var[x] + ε) ∂y         like x
+    dgamma = total(dy * cache.x_hat, axes).reshape(-1)  # Σ ∂y x̂                                  (C,)
+    dbeta = total(dy, axes).reshape(-1)  # Σ ∂y                                                    (C,)
     return dx, dgamma.astype(dy.dtype), dbeta.astype(dy.dtype)
 
 
@@ -366,7 +360,7 @@ def groupnorm_backward(dy, cache: GroupNormCache):
         ``(dx, dgamma, dbeta)``: ``dx`` like ``dy``; ``dgamma``, ``dbeta`` shape ``(C,)``.
     """
     dy = float_array(dy, "dy")
-    grouped = cache.norm.x_hat.shape  # (N, G, C/G, *spatial)
+    grouped = cache.norm.shape  # (N, G, C/G, *spatial)
     check_same_shape("dy", dy.shape, (grouped[0], grouped[1] * grouped[2]) + grouped[3:])
     dx, dgamma, dbeta = normalize_backward(dy.reshape(grouped), cache.norm)
     return dx.reshape(dy.shape), dgamma.reshape(-1), dbeta.reshape(-1)

@@ -3,9 +3,10 @@
 One check per kind of mistake, so the same mistake gives the same exception and message
 everywhere. Exception types:
 
-* ``TypeError`` when an argument has the wrong *type*: a non-floating-point input array or
-  tensor (integer, boolean, complex), a hyper-parameter that is not a real number (``True``, a
-  string, ``None`` where a number is required), a non-integer count.
+* ``TypeError`` when an argument has the wrong *type*: an input array or tensor that is not
+  float32 or float64 (integer, boolean, complex, object, float16, longdouble), a hyper-parameter
+  that is not a real number (``True``, a string, ``None`` where a number is required), a
+  non-integer count.
 * ``ValueError`` when it has the right type but a wrong *value*: a shape that does not fit, one
   value per channel in training, ``eps`` that is not positive and finite, ``momentum`` outside
   [0, 1] or NaN, a count below 1, channels not divisible by groups.
@@ -107,25 +108,37 @@ def check_groups(num_groups, num_channels) -> None:
 # ---- arrays and tensors ----------------------------------------------------------------------
 
 
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # the two precisions bnlib computes in
+TORCH_FLOAT_DTYPES = ("torch.float32", "torch.float64")  # the same, named as torch prints them
+
+
 def check_float_dtype(dtype, is_float: bool, name: str = "input") -> None:
-    """Reject integer, boolean and complex inputs: the normalised output is a real fraction."""
-    if not is_float:
-        raise TypeError(f"expected a floating-point {name} (float32 or float64), got dtype {dtype}")
+    """Accept exactly float32 and float64 (a numpy dtype, or a torch dtype, without importing torch).
+
+    ``is_float`` is the array library's own answer to "is this dtype floating-point"
+    (``dtype.kind == "f"`` in numpy, ``tensor.is_floating_point()``); it picks the message.
+    Raises ``TypeError`` naming the dtype it got: for integer, boolean, complex and object inputs
+    (the normalised output is a real fraction), and for the other floating-point precisions
+    (float16, bfloat16, longdouble), which bnlib does not compute in.
+    """
+    if dtype in FLOAT_DTYPES if isinstance(dtype, np.dtype) else str(dtype) in TORCH_FLOAT_DTYPES:
+        return
+    if is_float:
+        raise TypeError(f"expected a floating-point {name} of dtype float32 or float64, got dtype {dtype}")
+    raise TypeError(f"expected a floating-point {name} (float32 or float64), got dtype {dtype}")
 
 
 def float_array(value, name: str = "input") -> np.ndarray:
-    """``value`` as a numpy array of a real floating-point dtype (no copy if it already is one)."""
+    """``value`` as a numpy array of dtype float32 or float64 (no copy if it already is one)."""
     array = np.asarray(value)
-    check_float_dtype(array.dtype, np.issubdtype(array.dtype, np.floating), name)
+    check_float_dtype(array.dtype, array.dtype.kind == "f", name)
     return array
 
 
 def real_array(value, name: str) -> np.ndarray:
     """``value`` as a numpy array of real numbers (integers are fine: they are promoted later)."""
     array = np.asarray(value)
-    if array.dtype == np.bool_ or not (
-        np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
-    ):
+    if array.dtype.kind not in "fiu":  # floating, signed or unsigned integer; not bool, complex, object, text
         raise TypeError(f"expected {name} to hold real numbers, got dtype {array.dtype}")
     return array
 

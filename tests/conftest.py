@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from bnlib import compiled_batchnorm
-
 # Property tests: a developer's run explores new random examples every time; CI (which sets CI=true)
 # replays a fixed set, so that a submission is judged on the same examples as the run before it.
 hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -70,23 +68,6 @@ F64 = dict(rtol=1e-10, atol=1e-12)
 # float32 parity with torch: both round x_hat to float32 (about 6e-8 relative) and sum in
 # different orders; values are O(1) to O(10), so 1e-5 absolute is a few dozen float32 ulps.
 F32 = dict(rtol=1e-5, atol=1e-5)
-
-
-# BN's two training paths: compiled (numba; where it is installed) and the numpy fast path.
-BN_PATHS = ["compiled", "numpy"]
-
-
-@pytest.fixture(scope="module", params=BN_PATHS)
-def bn_path(request):
-    """Each BN training path in turn, for a whole module (``pytestmark = pytest.mark.usefixtures("bn_path")``).
-
-    Module-scoped, so that hypothesis tests can run under it too."""
-    if request.param == "compiled" and not compiled_batchnorm.numba_installed():
-        pytest.skip("numba is not installed: only the numpy fast path runs")
-    before = compiled_batchnorm.ENABLED
-    compiled_batchnorm.ENABLED = request.param == "compiled"
-    yield request.param
-    compiled_batchnorm.ENABLED = before
 
 
 @pytest.fixture(scope="session")

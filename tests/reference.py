@@ -4,6 +4,7 @@ Nothing here calls bnlib, so a test that compares bnlib with these can fail.
 """
 
 import numpy as np
+import torch
 
 from conftest import TORCH_BN
 
@@ -23,6 +24,15 @@ def oracle_normalize(x, axes, eps, gamma=1.0, beta=0.0):
 def channel_axes(ndim):
     """BN's statistics axes: every axis but the channel axis 1."""
     return (0,) + tuple(range(2, ndim))
+
+
+def torch_batchnorm(x, gamma, beta, dy, eps=1e-5, dtype=None):
+    """Output and gradients of ``torch.nn.functional.batch_norm`` in training mode as numpy arrays, computed
+    in ``dtype`` (default: x's)."""
+    xt, gt, bt = (torch.tensor(a, dtype=dtype, requires_grad=True) for a in (x, gamma, beta))
+    y = torch.nn.functional.batch_norm(xt, None, None, gt, bt, training=True, eps=eps)
+    y.backward(torch.tensor(dy, dtype=dtype))
+    return y.detach().numpy(), xt.grad.numpy(), gt.grad.numpy(), bt.grad.numpy()
 
 
 def torch_reference(shape, **options):

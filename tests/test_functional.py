@@ -17,17 +17,14 @@ from bnlib import (
 )
 
 from conftest import EPS_VALUES, F32, F64, SHAPES
-from reference import channel_axes, numerical_gradient, oracle_normalize, oracle_statistics, relative_error
-
-pytestmark = pytest.mark.usefixtures("bn_path")  # every test on the compiled path and on the numpy fast path
-
-
-def torch_batchnorm(x, gamma, beta, dy, eps=1e-5):
-    """Output and gradients of torch.nn.functional.batch_norm in training mode, in x's dtype."""
-    xt, gt, bt = (torch.tensor(a, requires_grad=True) for a in (x, gamma, beta))
-    y = torch.nn.functional.batch_norm(xt, None, None, gt, bt, training=True, eps=eps)
-    y.backward(torch.tensor(dy))
-    return y.detach().numpy(), xt.grad.numpy(), gt.grad.numpy(), bt.grad.numpy()
+from reference import (
+    channel_axes,
+    numerical_gradient,
+    oracle_normalize,
+    oracle_statistics,
+    relative_error,
+    torch_batchnorm,
+)
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
@@ -231,17 +228,22 @@ def test_inference_does_not_round_the_running_mean_to_float32(rng):
     assert np.abs(y - exact).max() < 1e-6
 
 
-@pytest.mark.parametrize("shape", [(256, 8, 16, 16), (4099, 8)])
-def test_float32_with_large_offset_is_more_accurate_than_torch(shape, rng):
-    x = (1e4 + rng.normal(size=shape)).astype(np.float32)
-    exact = oracle_normalize(x, channel_axes(x.ndim), 1e-5)
-    y, _ = batchnorm_forward(x, np.ones(8, np.float32), np.zeros(8, np.float32))
-    y_torch = torch.nn.functional.batch_norm(torch.from_numpy(x), None, None, training=True).numpy()
+@pytest.mark.parametrize("shape", [(2**20, 2), (4096, 64), (4099, 8), (256, 8, 16, 16), (4, 2, 2**18)], ids=str)
+def test_float32_at_offset_1e4_normalises_within_2e_6_of_float64_on_the_same_data(shape, rng):
+    """Data 1e4 + N(0, 1) in float32, up to 2**20 values per channel: y within 2e-6 of float64 arithmetic
+    on the same float32 numbers, relative to the output's spread (1 here).
+
+    Measured: at most 5.3e-7. PyTorch's float32 kernel on the same data (one thread), measured alongside:
+    9.3e-4 on (256, 8, 16, 16), 8.3e-4 on (4, 2, 2**18), and 1.0e-2 to 5.8 on the (N, C) shapes, whose
+    sums it accumulates in float32 (benchmarks/bench_batchnorm.py prints it for its shapes). Subtracting the
+    float32-rounded mean alone (without the remainder of bnlib.normalize.centred) costs up to 4.9e-4;
+    a one-pass E[x^2] - E[x]^2 in float32 would be off by O(1)."""
+    x = (1e4 + rng.standard_normal(shape, dtype=np.float32)).astype(np.float32)
+    C = shape[1]
+    y, _ = batchnorm_forward(x, np.ones(C, np.float32), np.zeros(C, np.float32))
+    exact = oracle_normalize(x, channel_axes(x.ndim), 1e-5)  # float64 on the same float32 data
     assert y.dtype == np.float32
-    error, torch_error = np.abs(y - exact).max(), np.abs(y_torch - exact).max()
-    assert error < 2e-6 < 1e-4 < torch_error, (error, torch_error)
-    # A one-pass E[x^2] - E[x]^2 in float32 would be off by O(1) here; rounding the mean to
-    # float32 alone costs about 5e-4, which is what torch's kernel shows.
+    assert np.abs(y - exact).max() / exact.std() <= 2e-6
 
 
 def test_float32_gradients_match_float64(rng):

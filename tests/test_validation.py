@@ -110,3 +110,75 @@ def test_integer_statistics_are_fine_where_they_are_not_the_input():
 def test_torch_tensor_of_integers_is_a_type_error():
     with pytest.raises(TypeError, match="expected a floating-point input .* got dtype torch.int64"):
         bnlib.nn.LayerNorm(3)(torch.ones(2, 3, dtype=torch.long))
+
+
+# ---- the input's dtype: exactly float32 or float64 -------------------------------------------------
+
+X_FLOAT = np.arange(12.0).reshape(4, 3)
+# Every public numpy entry point that takes an input array, as a function of it.
+TAKES_INPUT = {
+    "batchnorm_forward": lambda x: bnlib.batchnorm_forward(x, ONES, ZEROS),
+    "batchnorm_inference": lambda x: bnlib.batchnorm_inference(x, ONES, ZEROS, ZEROS, ONES),
+    "batch_statistics": lambda x: bnlib.batch_statistics(x),
+    "layernorm_forward": lambda x: bnlib.layernorm_forward(x, ONES, ZEROS),
+    "groupnorm_forward": lambda x: bnlib.groupnorm_forward(x, ONES, ZEROS, 3),
+    "normalize_forward": lambda x: bnlib.normalize_forward(x, ONES, ZEROS, 0),
+    "BatchNorm": lambda x: bnlib.BatchNorm(3)(x),
+    "LayerNorm": lambda x: bnlib.LayerNorm(3)(x),
+    "GroupNorm": lambda x: bnlib.GroupNorm(3, 3)(x),
+}
+OTHER_FLOATS = [np.float16] + ([np.longdouble] if np.dtype(np.longdouble) != np.dtype(np.float64) else [])
+
+
+@pytest.mark.parametrize("name", TAKES_INPUT)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float32_and_float64_inputs_are_accepted(name, dtype):
+    y = TAKES_INPUT[name](X_FLOAT.astype(dtype))
+    y = y[0] if isinstance(y, tuple) else y
+    assert y.dtype == np.float64 if name == "batch_statistics" else y.dtype == dtype
+
+
+@pytest.mark.parametrize("name", TAKES_INPUT)
+@pytest.mark.parametrize("dtype", OTHER_FLOATS, ids=lambda d: np.dtype(d).name)
+def test_other_floating_point_precisions_are_type_errors_that_name_the_dtype(name, dtype):
+    """float16 and longdouble (float128 on x86-64 Linux) are floating point, but bnlib computes in float32 or float64."""
+    with pytest.raises(
+        TypeError, match=rf"expected a floating-point input of dtype float32 or float64, got dtype {np.dtype(dtype)}$"
+    ):
+        TAKES_INPUT[name](X_FLOAT.astype(dtype))
+
+
+@pytest.mark.parametrize("name", TAKES_INPUT)
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, np.uint16, np.bool_, np.complex64, object], ids=str)
+def test_non_floating_inputs_are_type_errors_that_name_the_dtype(name, dtype):
+    with pytest.raises(
+        TypeError, match=rf"expected a floating-point input \(float32 or float64\), got dtype {np.dtype(dtype)}$"
+    ):
+        TAKES_INPUT[name](X_FLOAT.astype(dtype))
+
+
+def test_the_gradient_is_checked_too():
+    _, cache = bnlib.batchnorm_forward(X_FLOAT, ONES, ZEROS)
+    with pytest.raises(TypeError, match="expected a floating-point dy of dtype float32 or float64, got dtype float16"):
+        bnlib.batchnorm_backward(np.ones((4, 3), np.float16), cache)
+    with pytest.raises(TypeError, match=r"expected a floating-point dy \(float32 or float64\), got dtype int64"):
+        bnlib.batchnorm_backward(np.ones((4, 3), np.int64), cache)
+
+
+@pytest.mark.parametrize(
+    "dtype, match",
+    [
+        (torch.float16, "of dtype float32 or float64, got dtype torch.float16"),
+        (torch.bfloat16, "of dtype float32 or float64, got dtype torch.bfloat16"),
+        (torch.int32, r"\(float32 or float64\), got dtype torch.int32"),
+        (torch.bool, r"\(float32 or float64\), got dtype torch.bool"),
+    ],
+)
+def test_torch_dtypes_other_than_float32_and_float64_are_type_errors(dtype, match):
+    tensor = torch.ones(4, 3, dtype=dtype)
+    with pytest.raises(TypeError, match=match):
+        bnlib.validation.check_float_dtype(tensor.dtype, tensor.is_floating_point())
+    with pytest.raises(TypeError, match=match):
+        bnlib.nn.LayerNorm(3)(tensor)
+    for ok in (torch.float32, torch.float64):
+        bnlib.validation.check_float_dtype(ok, True)

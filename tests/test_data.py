@@ -89,20 +89,49 @@ def test_split_seed_comes_from_the_environment():
     )
 
 
-def test_read_digits_is_sklearns_load_digits():
-    from sklearn.datasets import load_digits
+SKLEARN_ABSENT = (
+    "scikit-learn is not installed: it is a test-only dependency (requirements-dev.txt), the oracle that the "
+    "shipped digits and the split are scikit-learn's"
+)
 
+
+def test_read_digits_is_sklearns_load_digits():
+    datasets = pytest.importorskip("sklearn.datasets", reason=SKLEARN_ABSENT)
     images, labels = data_module.read_digits()
-    reference = load_digits()
+    reference = datasets.load_digits()
     assert images.dtype == reference.data.dtype and np.array_equal(images, reference.data)
     assert np.array_equal(labels, reference.target)
+
+
+def test_shipped_digits_are_the_uci_test_set():
+    """1,797 images of 64 pixels in 0..16, and the per-class counts of the UCI description of
+    optdigits.tes (0: 178, 1: 182, 2: 177, 3: 183, 4: 181, 5: 182, 6: 181, 7: 179, 8: 174, 9: 180)."""
+    images, labels = data_module.read_digits()
+    assert images.shape == (1797, 64) and images.dtype == np.float64 and labels.shape == (1797,)
+    assert np.array_equal(images, np.round(images)) and images.min() == 0 and images.max() == 16
+    assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+
+
+def test_digits_load_without_sklearn_from_any_directory(tmp_path):
+    """A student's install has no scikit-learn, and CI runs copies of the lessons in other folders:
+    the digits are found through the package, with scikit-learn made unimportable."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['sklearn'] = None\n"  # `import sklearn` now raises ImportError
+        "from bnlib.lab.data import load_digits_split; d = load_digits_split()\n"
+        "print(tuple(d.x_train.shape), tuple(d.x_test.shape))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "(1347, 64) (450, 64)"
 
 
 @pytest.mark.parametrize("test_fraction", [0.25, 0.1, 0.3, 0.5, 0.9])
 def test_stratified_split_draws_sklearns_indices(test_fraction):
     """The same indices as train_test_split(stratify=...), for many seeds, and on labels with ties in
     the class shares (where the tie-break consumes random draws)."""
-    from sklearn.model_selection import train_test_split
+    train_test_split = pytest.importorskip("sklearn.model_selection", reason=SKLEARN_ABSENT).train_test_split
 
     _, digits_labels = data_module.read_digits()
     rng = np.random.default_rng(0)

@@ -194,3 +194,20 @@ def test_widget_retrains_only_for_new_settings(data):
     assert image.value != shown
     controls["norm"].value = SMALL.norm  # back: served from the cache, no training
     assert cache.misses == 2 and image.value == shown
+
+
+def test_norm_buttons_fit_on_one_line_beside_the_sliders(data):
+    """JupyterLab 4.6 at 1400 px with the file browser open gives a cell's output 968 px (measured in
+    Chromium). The second row of controls is lr, momentum and the norm buttons: with ipywidgets 8's
+    default sizes (sliders 300 px, a toggle button 150 - 2 px, 2 px margins on each side) the four
+    148 px buttons needed 608 px and wrapped onto two rows; the control must not shrink either, or its
+    buttons wrap whatever their width."""
+    pytest.importorskip("ipywidgets")
+    _, controls, _ = explorer_widget(ExplorerCache(data), SMALL)
+    norm = controls["norm"]
+    assert norm.layout.flex == "0 0 auto"  # keeps its natural width: the buttons never wrap
+    button = int(norm.style.button_width.removesuffix("px"))
+    assert button >= 8 * len(max(norm.options, key=len)) + 20  # the longest label (~8 px a letter) plus padding
+    slider = 300 + 2 * 2
+    row = 2 * slider + len(norm.options) * (button + 2 * 2) + 2 * 2
+    assert row <= 968, row

@@ -13,7 +13,7 @@ import bnlib.nn
 
 from conftest import F64
 
-pytest.importorskip("expecttest", reason="torch.testing._internal needs expecttest (in requirements.txt)")
+pytest.importorskip("expecttest", reason="torch.testing._internal needs expecttest (in requirements-dev.txt)")
 from torch.testing._internal.common_modules import module_db  # noqa: E402
 
 OURS = {

@@ -1,11 +1,12 @@
-"""The data set of the experiments: scikit-learn's bundled 8x8 digits, split and standardised.
+"""The data set of the experiments: the 8x8 handwritten digits, split and standardised.
 
-Nothing here touches the network: the 1,797 images of 8x8 pixels ship inside scikit-learn.
-The file is read and split here without importing scikit-learn, because that import takes over a
-second (it loads SciPy) and every lesson starts with it: :func:`read_digits` returns what
-``sklearn.datasets.load_digits`` returns, and :func:`stratified_split` the indices that
-``sklearn.model_selection.train_test_split(..., stratify=y)`` draws; ``tests/test_data.py`` checks
-both against scikit-learn itself.
+Nothing here touches the network: the 1,797 images of 8x8 pixels ship inside this package
+(``bnlib/lab/digits/digits.csv.gz``, a copy of scikit-learn's file; its source and licence are in
+the ``README.md`` beside it). :func:`read_digits` returns what ``sklearn.datasets.load_digits``
+returns, and :func:`stratified_split` the indices that
+``sklearn.model_selection.train_test_split(..., stratify=y)`` draws, without scikit-learn (a
+student's install does not have it, and its import alone takes over a second); ``tests/test_data.py``
+checks both against scikit-learn itself where it is installed (``requirements-dev.txt``).
 
 The split seed lives in one place, :data:`SPLIT_SEED`. It is 0 unless the environment variable
 ``BNLIB_SPLIT_SEED`` says otherwise, so a whole lesson can be re-run on another train/test split
@@ -13,11 +14,10 @@ without editing it (CI does that to check that every claim holds beyond one spli
 """
 
 import gzip
-import importlib.util
+import importlib.resources
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -82,17 +82,18 @@ def standardize(x_train: torch.Tensor, x_test: torch.Tensor) -> tuple[torch.Tens
     return (x_train - mean) / scale, (x_test - mean) / scale
 
 
+DIGITS_FILE = importlib.resources.files(__package__) / "digits" / "digits.csv.gz"
+"""The shipped digits: one image per row, 64 pixels (0..16) then the label, gzip-compressed CSV.
+Found through the package, so a lesson reads it from any working directory."""
+
+
 def read_digits() -> tuple[np.ndarray, np.ndarray]:
     """The 8x8 digits as scikit-learn ships them: ``(images (1797, 64) float64 in 0..16, labels (1797,) int)``.
 
-    Reads ``sklearn/datasets/data/digits.csv.gz`` (one image per row, the label last), found
-    without importing scikit-learn.
+    Reads :data:`DIGITS_FILE` (one image per row, the label last), the same file and the same
+    arrays as ``sklearn.datasets.load_digits()``'s ``data`` and ``target``.
     """
-    spec = importlib.util.find_spec("sklearn")  # locates the package without running it
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("the digits data ship with scikit-learn: pip install scikit-learn")
-    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
-    with gzip.open(path, mode="rt", encoding="utf-8") as rows:
+    with DIGITS_FILE.open("rb") as packed, gzip.open(packed, mode="rt", encoding="utf-8") as rows:
         table = np.loadtxt(rows, delimiter=",")  # (1797, 65)
     return table[:, :-1], table[:, -1].astype(int)
 
@@ -149,7 +150,7 @@ SPLIT_SEED: int = int(os.environ.get("BNLIB_SPLIT_SEED", "0"))
 
 
 def load_digits_split(test_fraction: float = 0.25, seed: int | None = None) -> Dataset:
-    """scikit-learn's 8x8 handwritten digits, split (stratified by class) and standardised.
+    """The 8x8 handwritten digits (:func:`read_digits`), split (stratified by class) and standardised.
 
     Args:
         test_fraction: share of the 1,797 images held out for testing, in (0, 1).

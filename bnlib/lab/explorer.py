@@ -352,7 +352,15 @@ def explorer_widget(cache: ExplorerCache, initial: ExplorerSetting = ExplorerSet
         ),
         "lr": widgets.FloatLogSlider(value=initial.lr, base=10, min=-3, max=0.5, step=0.1, description="lr"),
         "momentum": widgets.FloatSlider(value=initial.momentum, min=0.0, max=0.95, step=0.05, description="momentum"),
-        "norm": widgets.ToggleButtons(options=list(NORMS), value=initial.norm, description="norm"),
+        # Four short labels: 56 px buttons, and a control that does not shrink, keep them on one line
+        # (ipywidgets' default 148 px buttons wrap onto two rows in JupyterLab at 1400 px, sidebar open).
+        "norm": widgets.ToggleButtons(
+            options=list(NORMS),
+            value=initial.norm,
+            description="norm",
+            style={"button_width": "56px"},
+            layout=widgets.Layout(flex="0 0 auto"),
+        ),
     }
     for control in controls.values():
         if hasattr(control, "continuous_update"):

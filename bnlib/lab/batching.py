@@ -4,6 +4,8 @@ Each order is a function ``(labels, batch_size, generator) -> endless iterator o
 of shape ``(batch_size,)``; :data:`BATCH_ORDERS` names them, and
 :func:`bnlib.lab.vectorized.train_together` takes the name. An epoch always visits every example
 at most once and drops the incomplete last batch, so every batch has ``batch_size`` examples.
+
+Lesson that imports it: 07.
 """
 
 from collections.abc import Callable, Iterator

@@ -4,6 +4,8 @@ Lesson 04 draws BN's forward pass as nine elementary nodes. Every forward edge `
 the local derivative :math:`\\partial b / \\partial a` that the backward pass multiplies by; the
 helper writes it (in red) beside the edge, the way Kratzert's post annotates its graph. Nodes used
 twice (where backward gradients add) and learnable parameters get their own colours.
+
+Lesson that imports it: 04.
 """
 
 from collections.abc import Iterable, Mapping

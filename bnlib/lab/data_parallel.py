@@ -12,6 +12,8 @@ averaged gradient is the gradient of the mean loss over the global batch, so:
 :func:`train_worker` is the real thing (run it with :func:`bnlib.lab.processes.run_in_processes`);
 :func:`simulate` is the one-process equivalent, cheap enough for a sweep over seeds. Both return
 the same :class:`dict` so a lesson can compare them.
+
+Lesson that imports it: 09.
 """
 
 from dataclasses import dataclass

@@ -2,6 +2,8 @@ r"""Dropout for the experiments' MLPs: ``with_dropout(model, p)`` adds it on eve
 
 In training mode ``nn.Dropout(p)`` sets each value to 0 with probability ``p`` and multiplies the
 others by :math:`1/(1-p)`, so the expected value is unchanged; in eval mode it passes values through.
+
+Lesson that imports it: 07.
 """
 
 from torch import nn

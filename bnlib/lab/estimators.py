@@ -22,6 +22,8 @@ the exact and precise-BN statistics at checkpoints, and the running buffers of a
 Statistics are lists with one ``(mean, var)`` pair per BN layer, in order, float64, shape ``(C,)``.
 The models are ``nn.Sequential`` of ``Linear``, activations and BN layers (``bnlib.nn.BatchNorm``
 or ``torch.nn.BatchNorm1d``), as :func:`bnlib.lab.models.build_mlp` builds them.
+
+Lesson that imports it: 06.
 """
 
 import copy

@@ -17,6 +17,8 @@ forward and one backward pass, without touching any parameter's ``.grad``;
 
 A small :math:`\|\partial L/\partial W^{[1]}\|` can mean a small error signal or small inputs
 :math:`a^{[0]}`; :math:`\|\delta^{[l]}\|` separates the two.
+
+Lesson that imports it: 02.
 """
 
 from dataclasses import dataclass

@@ -18,6 +18,8 @@ Three tools for lesson 08, each the plumbing behind one measurement whose formul
 :func:`train_probed` is the SGD loop that re-draws the noise every step and calls a probe on the
 current batch before chosen updates. Probes work on deep copies: the trained model, its BN running
 statistics and its noise are never changed by a measurement.
+
+Lesson that imports it: 08.
 """
 
 import copy

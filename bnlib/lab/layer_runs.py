@@ -6,6 +6,8 @@ comparison needs the same three things after each training step :math:`t`: the o
 :func:`feed` collects them for a torch module or for any numpy layer that has ``running_mean``
 and ``running_var`` attributes (arrays of shape ``(C,)``, or one shared scalar, which is
 broadcast to ``(C,)`` so that a buggy layer can be compared with a correct one).
+
+Lesson that imports it: 03.
 """
 
 from dataclasses import dataclass

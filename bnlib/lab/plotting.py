@@ -1,6 +1,8 @@
 """Plot helpers for the experiments. Each draws on the matplotlib axes it is given and returns them.
 
 None of them creates a figure, calls ``plt.show()`` or changes ``rcParams``; the notebook decides.
+
+Lessons that import it: 01, 02, 08.
 """
 
 from collections.abc import Sequence

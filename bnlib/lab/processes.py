@@ -13,6 +13,8 @@ Workers for lesson 09 and its tests:
   variant, the lesson's bug) on this process's share of a batch.
 - :func:`torch_sync_batchnorm_on_cpu`: what ``torch.nn.SyncBatchNorm`` says about CPU tensors.
 - :func:`call_each`: several of these in one group (processes are slow to start).
+
+Lesson that imports it: 09.
 """
 
 import os

@@ -4,6 +4,8 @@ An :class:`ActivationRecorder` watches every activation module (``nn.Sigmoid``, 
 ``nn.ReLU``) of a model; "layer ``k``" is the ``k``-th such module in ``model.modules()`` order, and
 its pre-activation ``z`` is that module's input. :func:`bnlib.training.train` calls
 :meth:`ActivationRecorder.record` at each evaluation step.
+
+Lessons that import it: 01, 02.
 """
 
 from collections.abc import Sequence

@@ -11,6 +11,8 @@ module holds the measures it answers them with:
   they end up, again split into location (the median) and scale (the 15-85 % width);
 - :func:`random_direction` and :func:`module_outputs`: the plumbing of those experiments (a seeded
   perturbation of a given size; the outputs of every module of one type, caught with hooks).
+
+Lesson that imports it: 01.
 """
 
 from collections.abc import Sequence

@@ -20,6 +20,8 @@ Supported models: ``nn.Sequential`` of ``Linear``, optionally followed by a batc
 (:class:`bnlib.nn.BatchNorm` or ``nn.BatchNorm1d``, affine, with running statistics and a numeric
 momentum), then an element-wise activation; a final ``Linear``. That is what
 :func:`bnlib.lab.models.build_mlp` builds with ``norm="none"`` or ``norm="bn"``.
+
+Lesson that imports it: 05.
 """
 
 from collections.abc import Sequence

@@ -9,6 +9,8 @@ rounds that a background process slowed down:
 .. math:: \text{speed-up}_k = \frac{\operatorname{median}_r t_{\text{base}, r}}{\operatorname{median}_r t_{k, r}} .
 
 Timings are for figures and for text, never for asserts: they depend on the machine.
+
+Lesson that imports it: 04.
 """
 
 import time

@@ -1,4 +1,7 @@
-"""A small, seeded SGD training loop for classifiers, with test accuracy tracked over training."""
+"""A small, seeded SGD training loop for classifiers, with test accuracy tracked over training.
+
+Lessons that import it: 00, 01, 02, 06, 07, 08.
+"""
 
 import random
 from collections.abc import Iterator

@@ -11,6 +11,8 @@ At every recorded step it stores :math:`\|W^{[l]}\|_F` of every ``nn.Linear``, s
 
   which says how much one step changes a layer relative to its size (exact for SGD without
   momentum or weight decay, where :math:`\Delta W = -\eta\,\partial L/\partial W`).
+
+Lesson that imports it: 02.
 """
 
 import numpy as np

@@ -2,7 +2,10 @@
 it, is recognised and named; a crashing, stubbed or ill-shaped function gets a message, never an
 exception."""
 
+import json
+import re
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -363,14 +366,30 @@ def scaled_forward(factor):
 
 
 def test_tolerance_is_pinned():
-    """RTOL = 1e-9: an answer off by 3e-9 relative is refused (as a float32-size error), 3e-10 passes;
-    off by 1e-3 relative it is plainly wrong, not a precision matter."""
-    assert check_batchnorm_forward(scaled_forward(1 + 3e-10)).passed
-    near = check_batchnorm_forward(scaled_forward(1 + 3e-9))
+    """RTOL = 1e-10, the graded tests' tolerance: an answer off by 5e-10 relative is refused (as a
+    float32-size error), 3e-11 passes; off by 1e-3 relative it is plainly wrong, not a precision matter."""
+    assert check_batchnorm_forward(scaled_forward(1 + 3e-11)).passed
+    near = check_batchnorm_forward(scaled_forward(1 + 5e-10))
     assert not near.passed and near.mistake == "float32" and "a step in the middle ran in float32" in near.message
     assert check_batchnorm_forward(scaled_forward(1 + 3e-5)).mistake == "float32"
     far = check_batchnorm_forward(scaled_forward(1 + 1e-3))
     assert far.mistake == "wrong_values"
+
+
+def test_feedback_is_as_strict_as_every_graded_comparison_with_bnlib():
+    """Feedback "passed" must imply the graded cells pass: no graded ``assert_allclose`` against an
+    exact value may be stricter than the checks' RTOL (tolerances of 1e-5 and looser compare with
+    finite differences or slopes, which no exact answer can meet more closely)."""
+    root = Path(__file__).resolve().parent.parent / "exercises" / "source"
+    graded = []
+    for path in sorted(root.glob("*/*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and "assert_allclose" in source:
+                graded += [float(r) for r in re.findall(r"rtol=([0-9.e-]+)", source)]
+    exact = [r for r in graded if r < 1e-5]
+    assert exact, "no graded comparison found (the test would pass vacuously)"
+    assert checks.RTOL <= min(exact), f"checks.RTOL = {checks.RTOL}, but a graded cell compares to {min(exact)}"
 
 
 # ------------------------------------------------------------------ where a mistake shows

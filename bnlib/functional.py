@@ -28,7 +28,6 @@ from .validation import (
     check_channel_input,
     check_eps,
     check_groups,
-    check_input_shape,
     check_same_shape,
     check_trailing_shape,
     check_vector,
@@ -57,13 +56,10 @@ __all__ = [
 def _checked_bn_input(x, **vectors) -> np.ndarray:
     """``x`` as a float array shaped ``(N, C)`` or ``(N, C, *spatial)``, every vector of shape ``(C,)``."""
     x = float_array(x)
-    first_name, first = next(iter(vectors.items()))
-    if np.ndim(first) != 1:
-        raise ValueError(f"expected {first_name} of shape (C,), got shape {np.shape(first)}")
-    check_input_shape(x.shape, np.shape(first)[0])
+    check_channel_input(x.shape)
     for name, v in vectors.items():
         real_array(v, name)
-        check_vector(name, v, x.shape[1])
+        check_vector(name, v, x.shape[1], x.shape)
     return x
 
 
@@ -286,7 +282,7 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
     Returns:
         ``(y, cache)``: ``y`` the shape and dtype of ``x``; ``cache`` a :class:`LayerNormCache`.
     """
-    x, gamma, beta = float_array(x), float_array(gamma, "gamma"), float_array(beta, "beta")
+    x, gamma, beta = float_array(x), real_array(gamma, "gamma"), real_array(beta, "beta")
     if gamma.ndim == 0:
         raise ValueError("expected gamma of shape normalized_shape with at least one axis, got a scalar")
     check_same_shape("beta", beta.shape, gamma.shape, of="gamma")
@@ -342,8 +338,8 @@ def groupnorm_forward(x, gamma, beta, num_groups, eps=1e-5):
     check_channel_input(x.shape)
     check_groups(num_groups, x.shape[1])
     for name, v in (("gamma", gamma), ("beta", beta)):
-        float_array(v, name)
-        check_vector(name, v, x.shape[1])
+        real_array(v, name)
+        check_vector(name, v, x.shape[1], x.shape)
     grouped = _grouped_shape(x.shape, num_groups)  # (N, G, C/G, *spatial)
     param_shape = (1, num_groups, x.shape[1] // num_groups) + (1,) * (x.ndim - 2)
     axes = tuple(range(2, len(grouped)))

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import check_axes, check_broadcast_parameter, check_eps, check_same_shape, float_array
+from .validation import check_axes, check_broadcast_parameter, check_eps, check_same_shape, float_array, real_array
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def normalize_forward(x, gamma, beta, axes, eps=1e-5):
     """
     x = float_array(x)
     axes = check_axes(axes, x.ndim)
-    gamma, beta = float_array(gamma, "gamma"), float_array(beta, "beta")
+    gamma, beta = real_array(gamma, "gamma"), real_array(beta, "beta")  # integers are fine: cast to x's dtype
     check_broadcast_parameter("gamma", gamma.shape, x.shape)
     check_same_shape("beta", beta.shape, gamma.shape, of="gamma")
     check_eps(eps)

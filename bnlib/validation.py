@@ -167,10 +167,11 @@ def check_channel_input(shape: Sequence[int]) -> None:
         )
 
 
-def check_vector(name: str, value, length: int) -> None:
-    """A per-channel vector must have shape ``(length,)``."""
+def check_vector(name: str, value, length: int, input_shape: Sequence[int] | None = None) -> None:
+    """A per-channel vector must have shape ``(length,)``; ``input_shape``, if given, is named in the message."""
     if np.shape(value) != (length,):
-        raise ValueError(f"expected {name} of shape ({length},), got shape {np.shape(value)}")
+        of_input = f" (one value per channel of the input of shape {tuple(input_shape)})" if input_shape else ""
+        raise ValueError(f"expected {name} of shape ({length},){of_input}, got shape {np.shape(value)}")
 
 
 def check_batch_size(shape: Sequence[int]) -> None:

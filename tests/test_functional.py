@@ -14,6 +14,8 @@ from bnlib import (
     batchnorm_inference,
     batchnorm_inference_backward,
     batchnorm_inference_forward,
+    groupnorm_forward,
+    layernorm_forward,
 )
 
 from conftest import EPS_VALUES, F32, F64, SHAPES
@@ -299,20 +301,40 @@ def test_batch_statistics_of_an_empty_batch():
 
 
 def test_channel_mismatch_names_both_shapes():
-    with pytest.raises(ValueError, match=r"3 channels.*\(4, 2\)"):
+    """A gamma of the wrong length is blamed on gamma, with the input's shape beside it (not on the input)."""
+    with pytest.raises(
+        ValueError, match=r"expected gamma of shape \(2,\) \(.*input of shape \(4, 2\)\), got shape \(3,\)"
+    ):
         batchnorm_forward(np.ones((4, 2)), np.ones(3), np.zeros(3))
+    with pytest.raises(ValueError, match=r"expected beta of shape \(2,\) .*got shape \(3,\)"):
+        batchnorm_forward(np.ones((4, 2)), np.ones(2), np.zeros(3))
+
+
+@pytest.mark.parametrize(
+    "forward", [batchnorm_forward, layernorm_forward, lambda x, g, b: groupnorm_forward(x, g, b, 3)]
+)
+def test_integer_gamma_and_beta_are_accepted_alike(forward, rng):
+    """BN, LN and GN accept integer γ and β alike (they are cast to x's dtype), and give the float answer."""
+    x = rng.normal(size=(4, 3))
+    y_int, _ = forward(x, [1, 2, 3], [0, 1, 0])
+    y_float, _ = forward(x, np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.0]))
+    assert y_int.dtype == np.float64
+    np.testing.assert_array_equal(y_int, y_float)
 
 
 @pytest.mark.parametrize("name", ["beta", "running_mean", "running_var"])
 def test_vector_of_wrong_shape(name, rng):
     vectors = dict(gamma=np.ones(2), beta=np.zeros(2), running_mean=np.zeros(2), running_var=np.ones(2))
     vectors[name] = np.ones(3)
-    with pytest.raises(ValueError, match=rf"expected {name} of shape \(2,\), got shape \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"expected {name} of shape \(2,\) \(one value per channel of the input of shape \(4, 2\)\), got shape \(3,\)",
+    ):
         batchnorm_inference(rng.normal(size=(4, 2)), **vectors)
 
 
 def test_gamma_of_rank_two():
-    with pytest.raises(ValueError, match=r"expected gamma of shape \(C,\), got shape \(1, 2\)"):
+    with pytest.raises(ValueError, match=r"expected gamma of shape \(2,\) .*, got shape \(1, 2\)"):
         batchnorm_forward(np.ones((4, 2)), np.ones((1, 2)), np.zeros(2))
 
 

@@ -185,13 +185,13 @@ def normalize_backward(dy, cache: NormCache):
     with np.errstate(invalid="ignore", divide="ignore"):  # m = 0: the means are NaN, dx is empty
         if sum_axes == axes:  # γ and 1/√(σ² + ε) are one number per m values (BN): CS231n's compact form
             dy_centred = dy * x_centred  # ∂y (x − μ)                           like x
-            # ∂γ = Σ ∂y x̂ = Σ ∂y (x − μ) / √(σ² + ε) (0 for an empty batch, whose σ is NaN)      like ∂β
-            dgamma = total(dy_centred, axes) * (inv_std if m else 0.0)
+            inv_std_or_0 = inv_std if m else np.zeros_like(inv_std)  # an empty batch has NaN σ; its ∂γ is 0
+            dgamma = total(dy_centred, axes) * inv_std_or_0  # ∂γ = Σ ∂y x̂ = Σ ∂y (x − μ) / √(σ² + ε)   like ∂β
             mean_dy = (dbeta / m).astype(work)  # mean(∂y)                     like ∂β
-            mean_dy_x_hat = (dgamma / m * inv_std).astype(work)  # mean(∂y x̂) / √(σ² + ε), for x − μ
+            k = (dgamma / m * inv_std).astype(work)  # k = mean(∂y x̂) / √(σ² + ε), so that x̂ mean(∂y x̂) = (x − μ) k
             scale = (gamma * inv_std).astype(work)  # γ / √(σ² + ε)            like ∂β
-            # ∂x = γ / √(σ² + ε) · (∂y − mean(∂y) − x̂ mean(∂y x̂)), in the array of ∂y (x − μ)   like x
-            dx = _compact_form(dy, x_centred, mean_dy, mean_dy_x_hat, scale, out=dy_centred)
+            # ∂x = γ / √(σ² + ε) · (∂y − mean(∂y) − (x − μ) k), in the array of ∂y (x − μ)      like x
+            dx = _compact_form(dy, x_centred, mean_dy, k, scale, out=dy_centred)
         else:  # γ or 1/√(σ² + ε) varies among the values summed (LN, GN): x̂ and ∂x̂ first
             x_hat = cache.x_hat  # x̂ = (x − μ) / √(σ² + ε)                     like x
             dy_x_hat = dy * x_hat  # ∂y x̂                                       like x
@@ -213,8 +213,8 @@ def _compact_form(g, v, mean_g, k, scale, out):
     for BN, where γ and σ are one number per channel, so is it with ``g = ∂y``, ``v = x − μ``,
     ``k = mean(∂y x̂)/√(σ²+ε)`` and ``scale = γ/√(σ²+ε)``.
     """
-    np.multiply(v, k, out=out)  # x̂ mean(g x̂)                                         like x
-    out += mean_g  # x̂ mean(g x̂) + mean(g)
-    np.subtract(g, out, out=out)  # g − mean(g) − x̂ mean(g x̂)
-    out *= scale  # scale · (g − mean(g) − x̂ mean(g x̂))
+    np.multiply(v, k, out=out)  # v k                                                  like x
+    out += mean_g  # v k + mean(g)
+    np.subtract(g, out, out=out)  # g − mean(g) − v k
+    out *= scale  # scale · (g − mean(g) − v k)
     return out

@@ -175,3 +175,13 @@ def test_one_value_per_channel_in_training_but_not_in_eval():
     with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
         module(torch.ones(1, 3, 1))
     torch.testing.assert_close(module.eval()(torch.ones(1, 3)), torch.ones(1, 3) / (1 + 1e-5) ** 0.5)
+
+
+def test_one_value_per_channel_without_running_stats_is_refused_in_eval_too():
+    """Without running estimates eval mode uses the batch's statistics, so one value per channel is an
+    error there as well (PyTorch's message), not a silent output of zeros; an empty batch is still fine."""
+    for cls in (bnlib.nn.BatchNorm, torch.nn.BatchNorm1d):
+        module = cls(3, track_running_stats=False).eval()
+        with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+            module(torch.randn(1, 3))
+        assert module(torch.randn(0, 3)).shape == (0, 3)

@@ -106,7 +106,7 @@ def _forward_and_backward(kind, x, gamma, dy):
 @pytest.mark.parametrize("kind", ["batchnorm", "layernorm", "groupnorm"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_changing_x_or_gamma_in_place_after_the_forward_does_not_change_the_gradients(kind, dtype, rng):
-    """The cache holds x_hat, gamma and the statistics of its own, never a view of the caller's arrays."""
+    """The cache holds x - mu, gamma and the statistics of its own, never a view of the caller's arrays."""
     x = rng.normal(2.0, 3.0, size=(8, 4, 5)).astype(dtype)
     dy = rng.normal(size=x.shape).astype(dtype)
     gamma = rng.normal(size=5 if kind == "layernorm" else 4).astype(dtype)

@@ -37,7 +37,9 @@ class BatchNorm(nn.Module):
 
     Constructor arguments, parameters, buffers and ``state_dict`` keys are PyTorch 2.13's
     (``weight``, ``bias``, ``running_mean``, ``running_var``, ``num_batches_tracked``), so a
-    ``state_dict`` loads into ``nn.BatchNorm1d/2d/3d`` and back.
+    ``state_dict`` loads into ``nn.BatchNorm1d/2d/3d`` and back. One difference: given an input
+    of another float dtype than its parameters (float32 data into a ``.double()`` module), PyTorch
+    raises "mixed dtype", while this module lets torch promote and returns the wider dtype.
 
     Args:
         num_features: number of channels ``C``.
@@ -108,9 +110,9 @@ class BatchNorm(nn.Module):
     def _batch_statistics(self, x: torch.Tensor) -> BatchStatistics:
         r""":math:`x - \mu_B` (like ``x``), :math:`\sigma^2_B` (``(1, C, 1, ...)``) over every axis but ``C``;
         ``mean``, ``batch_var`` ``(C,)`` and ``m = N \cdot \prod \text{spatial}`` for the running update.
-        In training, more than one value per channel is required."""
-        if self.training:
-            check_batch_size(x.shape)
+        More than one value per channel is required (in eval mode too, when there are no running
+        estimates: the batch's own statistics are used then, as in PyTorch)."""
+        check_batch_size(x.shape)
         mean, centred, var = statistics(x, [0] + list(range(2, x.dim())))  # (1, C, 1, ...), like x, (1, C, 1, ...)
         return BatchStatistics(centred, var, mean.reshape(-1), var.reshape(-1), x.numel() // x.shape[1])
 

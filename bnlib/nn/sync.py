@@ -11,7 +11,9 @@ deviations
 .. math:: m_k, \qquad \mu_k = \frac{1}{m_k}\sum_{i \in k} x_i, \qquad M_{2,k} = \sum_{i \in k} (x_i - \mu_k)^2
 
 (:math:`2C + 1` numbers), one all-gather gives every process all :math:`P` of these vectors, and
-every process combines them with the parallel formula of Chan, Golub & LeVeque (1979):
+every process combines them with the parallel formula of Chan, Golub & LeVeque (their Stanford
+report STAN-CS-79-773, 1979, which derives it for two subsamples and for parallel computing; their
+1983 paper in The American Statistician compares it with the other variance algorithms):
 
 .. math:: m = \sum_k m_k, \qquad \mu_B = \frac{1}{m}\sum_k m_k \mu_k, \qquad
           \sigma^2_B = \frac{1}{m}\Big(\sum_k M_{2,k} + \sum_k m_k (\mu_k - \mu_B)^2\Big).

@@ -112,26 +112,22 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # the two precision
 TORCH_FLOAT_DTYPES = ("torch.float32", "torch.float64")  # the same, named as torch prints them
 
 
-def check_float_dtype(dtype, is_float: bool, name: str = "input") -> None:
+def check_float_dtype(dtype, name: str = "input") -> None:
     """Accept exactly float32 and float64 (a numpy dtype, or a torch dtype, without importing torch).
 
-    ``is_float`` is the array library's own answer to "is this dtype floating-point"
-    (``dtype.kind == "f"`` in numpy, ``tensor.is_floating_point()``); it picks the message.
     Raises ``TypeError`` naming the dtype it got: for integer, boolean, complex and object inputs
     (the normalised output is a real fraction), and for the other floating-point precisions
     (float16, bfloat16, longdouble), which bnlib does not compute in.
     """
     if dtype in FLOAT_DTYPES if isinstance(dtype, np.dtype) else str(dtype) in TORCH_FLOAT_DTYPES:
         return
-    if is_float:
-        raise TypeError(f"expected a floating-point {name} of dtype float32 or float64, got dtype {dtype}")
-    raise TypeError(f"expected a floating-point {name} (float32 or float64), got dtype {dtype}")
+    raise TypeError(f"expected a floating-point {name} of dtype float32 or float64, got dtype {dtype}")
 
 
 def float_array(value, name: str = "input") -> np.ndarray:
     """``value`` as a numpy array of dtype float32 or float64 (no copy if it already is one)."""
     array = np.asarray(value)
-    check_float_dtype(array.dtype, array.dtype.kind == "f", name)
+    check_float_dtype(array.dtype, name)
     return array
 
 

@@ -152,7 +152,7 @@ def test_other_floating_point_precisions_are_type_errors_that_name_the_dtype(nam
 @pytest.mark.parametrize("dtype", [np.int64, np.int8, np.uint16, np.bool_, np.complex64, object], ids=str)
 def test_non_floating_inputs_are_type_errors_that_name_the_dtype(name, dtype):
     with pytest.raises(
-        TypeError, match=rf"expected a floating-point input \(float32 or float64\), got dtype {np.dtype(dtype)}$"
+        TypeError, match=rf"expected a floating-point input of dtype float32 or float64, got dtype {np.dtype(dtype)}$"
     ):
         TAKES_INPUT[name](X_FLOAT.astype(dtype))
 
@@ -161,7 +161,7 @@ def test_the_gradient_is_checked_too():
     _, cache = bnlib.batchnorm_forward(X_FLOAT, ONES, ZEROS)
     with pytest.raises(TypeError, match="expected a floating-point dy of dtype float32 or float64, got dtype float16"):
         bnlib.batchnorm_backward(np.ones((4, 3), np.float16), cache)
-    with pytest.raises(TypeError, match=r"expected a floating-point dy \(float32 or float64\), got dtype int64"):
+    with pytest.raises(TypeError, match=r"expected a floating-point dy of dtype float32 or float64, got dtype int64$"):
         bnlib.batchnorm_backward(np.ones((4, 3), np.int64), cache)
 
 
@@ -170,15 +170,15 @@ def test_the_gradient_is_checked_too():
     [
         (torch.float16, "of dtype float32 or float64, got dtype torch.float16"),
         (torch.bfloat16, "of dtype float32 or float64, got dtype torch.bfloat16"),
-        (torch.int32, r"\(float32 or float64\), got dtype torch.int32"),
-        (torch.bool, r"\(float32 or float64\), got dtype torch.bool"),
+        (torch.int32, "of dtype float32 or float64, got dtype torch.int32"),
+        (torch.bool, "of dtype float32 or float64, got dtype torch.bool"),
     ],
 )
 def test_torch_dtypes_other_than_float32_and_float64_are_type_errors(dtype, match):
     tensor = torch.ones(4, 3, dtype=dtype)
     with pytest.raises(TypeError, match=match):
-        bnlib.validation.check_float_dtype(tensor.dtype, tensor.is_floating_point())
+        bnlib.validation.check_float_dtype(tensor.dtype)
     with pytest.raises(TypeError, match=match):
         bnlib.nn.LayerNorm(3)(tensor)
     for ok in (torch.float32, torch.float64):
-        bnlib.validation.check_float_dtype(ok, True)
+        bnlib.validation.check_float_dtype(ok)

@@ -87,7 +87,7 @@ class BatchNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise ``x`` (shape ``(N, C, *spatial)``); returns a tensor of the same shape."""
-        check_float_dtype(x.dtype, x.is_floating_point())
+        check_float_dtype(x.dtype)
         check_input_shape(x.shape, self.num_features)
         shape = channel_shape(x)  # broadcast a (C,) vector
         if self.training or not self.track_running_stats:

@@ -48,7 +48,7 @@ class LayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise ``x`` of shape ``(*, *normalized_shape)``; returns a tensor of the same shape."""
-        check_float_dtype(x.dtype, x.is_floating_point())
+        check_float_dtype(x.dtype)
         check_trailing_shape(x.shape, self.normalized_shape)
         dims = list(range(x.dim() - len(self.normalized_shape), x.dim()))
         _, centred, var = statistics(x, dims)  # like x, (*, 1, ..., 1)
@@ -88,7 +88,7 @@ class GroupNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise ``x`` of shape ``(N, C, *spatial)``; returns a tensor of the same shape."""
-        check_float_dtype(x.dtype, x.is_floating_point())
+        check_float_dtype(x.dtype)
         check_channel_input(x.shape)
         check_input_shape(x.shape, self.num_channels)
         groups = x.reshape(

@@ -7,8 +7,13 @@ covered) on each data split in ``--splits``, with ``BNLIB_CLAIMS=record`` so a f
 recorded instead of stopping the lesson, and prints for each claim the distribution of its measured
 value next to its threshold. A threshold is sound when every run holds it with a margin.
 
+With ``--write`` it also writes each lesson's results to ``bnlib/lab/sweeps/NN.json`` (the seeds,
+the splits, a hash of the lesson's code cells and every run's claims), the file the lesson reads
+to show a distribution (``bnlib.lab.sweeps.show``) and ``tests/test_sweeps.py`` checks against the
+lesson's current code. Re-run it whenever a lesson's code changes.
+
 Run: python benchmarks/seed_sweep.py [NOTEBOOK ...] [--min-seeds 10] [--splits 0 1] [--jobs 2]
-                                     [--json results.json]
+                                     [--json results.json] [--write]
 """
 
 import argparse
@@ -22,6 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import lesson_runs  # noqa: E402
+
+from bnlib.lab import sweeps  # noqa: E402
 
 MARKER = "<<claims>>"
 DUMP = f"import json\nfrom bnlib.lab.claims import RECORD\nprint({MARKER!r} + json.dumps(RECORD))"
@@ -50,8 +57,26 @@ def run_once(path: str, group: int, split: int) -> dict:
         return result
     text = "".join(o.get("text", "") for o in executed.cells[-1].outputs if o.get("output_type") == "stream")
     result["claims"] = json.loads(text[text.index(MARKER) + len(MARKER) :])
-    result["seconds"] = seconds
+    result["seconds"] = round(seconds, 1)
     return result
+
+
+def write_results(path: Path, runs: list[dict], min_seeds: int) -> Path:
+    """Write one lesson's runs to ``bnlib/lab/sweeps/NN.json``; return the file written."""
+    notebook = lesson_runs.read(path)
+    runs = sorted(runs, key=lambda r: (r["seeds"][0], r["split"]))
+    out = sweeps.path_for(path.name[:2])
+    out.parent.mkdir(exist_ok=True)
+    content = {
+        "notebook": path.name,
+        "code_sha256": sweeps.code_sha256(notebook),
+        "min_seeds": min_seeds,
+        "seeds": sorted({s for r in runs for s in r["seeds"]}),
+        "splits": sorted({r["split"] for r in runs}),
+        "runs": [{k: r[k] for k in ("seeds", "split", "error", "claims")} for r in runs],
+    }
+    out.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out
 
 
 def summarise(results: list[dict]) -> None:
@@ -81,7 +106,8 @@ def summarise(results: list[dict]) -> None:
                 else ["       nan"] * 3
             )
             flag = "" if held == len(cs) else "  <-- fails"
-            print(f"  {statement[:70]:<70} {op:>2} {bound:<9.4g} {held:>3}/{len(cs):<3} {' '.join(stats)}{flag}")
+            threshold = f"{op:>2} {bound:<9.4g}" if op is not None else f"{'(record)':<12}"
+            print(f"  {statement[:70]:<70} {threshold} {held:>3}/{len(cs):<3} {' '.join(stats)}{flag}")
 
 
 def main():
@@ -91,6 +117,7 @@ def main():
     parser.add_argument("--splits", type=int, nargs="+", default=[0, 1], help="data-split seeds")
     parser.add_argument("--jobs", type=int, default=2, help="lessons executed at once")
     parser.add_argument("--json", type=Path, help="also write every run's claims to this file")
+    parser.add_argument("--write", action="store_true", help="write bnlib/lab/sweeps/NN.json per lesson")
     args = parser.parse_args()
     paths = [p.resolve() for p in args.notebooks] or lesson_runs.lesson_paths()
     tasks = []
@@ -103,6 +130,9 @@ def main():
     summarise(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
+    if args.write:
+        for path in paths:
+            print("wrote", write_results(path, [r for r in results if r["notebook"] == path.name], args.min_seeds))
 
 
 if __name__ == "__main__":

@@ -5,10 +5,13 @@ data split from the one place (``bnlib.lab.data.SPLIT_SEED``), and few cells who
 ignores (tag ``nbval-ignore-output``, at most one code cell in five).
 """
 
+import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
@@ -83,3 +86,73 @@ def test_seeds_line_errors(sources, message):
     notebook = {"cells": [{"cell_type": "code", "metadata": {}, "source": s} for s in sources]}
     with pytest.raises(ValueError, match=message):
         lesson_runs.seeds_of(notebook)
+
+
+def test_twice_follows_every_code_cell_with_its_copy():
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "id": "m", "metadata": {}, "source": "text"},
+            {
+                "cell_type": "code",
+                "id": "c",
+                "metadata": {"tags": ["nbval-ignore-output"]},
+                "execution_count": 1,
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": "1\n"}],
+                "source": "print(1)",
+            },
+        ]
+    }
+    doubled = lesson_runs.twice(notebook)
+    assert [c["id"] for c in doubled["cells"]] == ["m", "c", "c-again"]
+    first, again = doubled["cells"][1:]
+    assert {k: v for k, v in again.items() if k != "id"} == {k: v for k, v in first.items() if k != "id"}
+    assert len(notebook["cells"]) == 2  # the original is untouched
+
+
+def _toy_lesson(tmp_path, name, sources):
+    """Execute a small notebook, commit its outputs, and return its path (as a lesson is committed)."""
+    cells = [{"cell_type": "code", "id": f"c{i}", "metadata": {}, "source": s} for i, s in enumerate(sources)]
+    for c in cells:
+        c["outputs"], c["execution_count"] = [], None
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    executed, _ = lesson_runs.execute(notebook)
+    path = tmp_path / name
+    path.write_text(json.dumps(json.loads(nbformat.writes(executed))), encoding="utf-8")
+    return path
+
+
+def test_running_every_cell_twice_catches_a_cell_that_is_not_rerunnable(tmp_path):
+    """End to end, as .ci/run does it: the run-twice copies under strict nbval."""
+    shared = ["import numpy as np\nrng = np.random.default_rng(0)", "print(round(rng.random(), 3))"]
+    own = ["import numpy as np", "rng = np.random.default_rng(0)\nprint(round(rng.random(), 3))"]
+    results = {}
+    for name, sources in {"shared.ipynb": shared, "own.ipynb": own}.items():
+        lesson = _toy_lesson(tmp_path, name, sources)
+        (copy,) = lesson_runs.write_twice(tmp_path / "twice", [lesson])
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--nbval",
+             "--nbval-current-env", "--rootdir", str(copy.parent), str(copy)],
+            capture_output=True, text=True, cwd=copy.parent,
+        )  # fmt: skip
+        results[name] = run.returncode
+    assert results == {"shared.ipynb": 1, "own.ipynb": 0}, results
+
+
+@pytest.mark.parametrize(
+    "printed, compared",
+    [
+        ("max |dx - dx_torch| = 3e-16 (bound 1e-12)", "max |dx - dx_torch| = <1e-7 or less> (bound 1e-12)"),
+        ("error 1.6e-10, float32 1.2e-07, -4e-17", "error <1e-7 or less>, float32 <1e-7 or less>, <1e-7 or less>"),
+        ("std within 1.3e-04 of 1, lr 0.05, 2e-6, 1e-07x", "std within 1.3e-04 of 1, lr 0.05, 2e-6, 1e-07x"),
+    ],
+)
+def test_sanitizer_hides_only_rounding_level_digits(printed, compared):
+    """nbval_sanitize.cfg: numbers of 1e-7 or less compare by size; every larger number by its digits."""
+    import nbval.plugin
+
+    text = (Path(__file__).resolve().parent.parent / "nbval_sanitize.cfg").read_text()
+    patterns = nbval.plugin.get_sanitize_patterns(text)
+    assert len(patterns) == 1
+    for regex, replace in patterns:
+        printed = re.sub(regex, replace, printed)
+    assert printed == compared

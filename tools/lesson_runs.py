@@ -10,6 +10,16 @@ writes a copy of every lesson into ``DIR`` with ``SEEDS`` replaced by the lesson
 (seeds ``n .. 2n-1`` for a lesson that shows ``n`` seeds). ``.ci/run`` executes those copies with
 ``BNLIB_SPLIT_SEED=1`` and checks that every assert still holds (outputs are not compared).
 ``benchmarks/seed_sweep.py`` and ``benchmarks/time_notebooks.py`` use :func:`execute`.
+
+Every code cell must also be re-runnable: run twice in a row it prints the same thing, and the
+cells after it do not change. ::
+
+    python tools/lesson_runs.py twice --out DIR [NOTEBOOK ...]
+
+writes a copy of every lesson (or of the ones named) in which each code cell is followed by an
+identical copy carrying the same committed outputs. Strict nbval on those copies (``.ci/run`` does
+it, with portable kernels) then checks both runs of every cell, and every later cell, against the
+committed outputs; cells tagged ``nbval-ignore-output`` are exempt, as everywhere.
 """
 
 import argparse
@@ -118,15 +128,52 @@ def write_variants(out: Path, group: int) -> list[Path]:
     return written
 
 
+def twice(notebook: dict) -> dict:
+    """A copy of ``notebook`` in which every code cell is immediately followed by a copy of itself.
+
+    The copy keeps the source, tags and committed outputs and gets the id ``<id>-again``, so nbval
+    compares the second run with the same outputs as the first.
+    """
+    copy = json.loads(json.dumps(notebook))
+    cells = []
+    for cell in copy["cells"]:
+        cells.append(cell)
+        if cell["cell_type"] == "code":
+            again = json.loads(json.dumps(cell))
+            if "id" in again:
+                again["id"] = f"{cell['id']}-again"
+            cells.append(again)
+    copy["cells"] = cells
+    return copy
+
+
+def write_twice(out: Path, paths: list[Path] | None = None) -> list[Path]:
+    """Write :func:`twice` of every lesson (or of ``paths``) into ``out``; return the new paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in paths or lesson_paths():
+        target = out / Path(path).name
+        target.write_text(json.dumps(twice(read(path)), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(target)
+    return written
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     variants = sub.add_parser("variants", help="write every lesson with another seed group")
     variants.add_argument("--group", type=int, required=True, help="seed group (0 is the committed one)")
     variants.add_argument("--out", type=Path, required=True)
+    rerun = sub.add_parser("twice", help="write every lesson with each code cell run twice")
+    rerun.add_argument("notebooks", nargs="*", type=Path, help="lessons to copy (default: all)")
+    rerun.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    for path in write_variants(args.out, args.group):
-        print(f"{path.name}: SEEDS = {seeds_of(read(path))}")
+    if args.command == "variants":
+        for path in write_variants(args.out, args.group):
+            print(f"{path.name}: SEEDS = {seeds_of(read(path))}")
+    else:
+        for path in write_twice(args.out, args.notebooks):
+            print(f"{path.name}: {sum(c['cell_type'] == 'code' for c in read(path)['cells'])} code cells (each twice)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,122 @@
+"""The Chinese edition (zh-CN/) is the English one, translated: tools/zh_edition.py and its lockstep checks.
+
+Every Chinese notebook that exists must have the English notebook's code cells and outputs byte
+for byte, every markdown cell translated from the English cell's current text (its recorded hash)
+and the same formulas. The tool itself is tested on small notebooks: each kind of drift is caught.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import zh_edition  # noqa: E402
+
+CHINESE = [p for p in zh_edition.english_paths() if zh_edition.zh_path(p).exists()]
+
+
+@pytest.mark.parametrize("english", CHINESE, ids=lambda p: p.stem)
+def test_chinese_notebook_is_in_lockstep(english):
+    found = zh_edition.problems(zh_edition.read(english), zh_edition.read(zh_edition.zh_path(english)))
+    assert not found, "\n".join(found)
+
+
+def notebook(*cells):
+    return {"cells": [dict(c) for c in cells], "metadata": {"kernelspec": {"name": "python3"}}, "nbformat": 4}
+
+
+def md(cid, text):
+    return {"cell_type": "markdown", "id": cid, "metadata": {}, "source": text}
+
+
+def code(cid, text, out="1\n"):
+    return {
+        "cell_type": "code",
+        "id": cid,
+        "metadata": {},
+        "execution_count": 1,
+        "source": text,
+        "outputs": [{"output_type": "stream", "name": "stdout", "text": out}],
+    }
+
+
+ENGLISH = notebook(
+    md("intro", "The batch mean $\\mu_B$ of one channel, and its variance $$\\sigma^2_B = \\frac{1}{m}\\sum_i x_i^2$$"),
+    code("c1", "print(1)"),
+    md("end", "## Try this"),
+)
+
+
+def translated():
+    chinese = zh_edition.sync(ENGLISH, None)
+    chinese["cells"][0]["source"] = (
+        "一个通道的批量均值 $\\mu_B$，以及它的方差 $$\\sigma^2_B = \\frac{1}{m}\\sum_i x_i^2$$"
+    )
+    chinese["cells"][2]["source"] = "## 动手试试"
+    return zh_edition.stamp(ENGLISH, chinese, ["intro", "end"])
+
+
+def test_a_full_translation_has_no_problems():
+    chinese = translated()
+    assert zh_edition.problems(ENGLISH, chinese) == []
+    assert chinese["metadata"]["language"] == "zh-CN"
+    assert chinese["cells"][1] == ENGLISH["cells"][1]
+
+
+def test_sync_adds_untranslated_cells_and_keeps_translations():
+    assert zh_edition.problems(ENGLISH, zh_edition.sync(ENGLISH, None)) == [
+        "markdown cell intro: not translated",
+        "markdown cell end: not translated",
+    ]
+    english = notebook(*ENGLISH["cells"], md("new", "A new paragraph of English prose here."))
+    resynced = zh_edition.sync(english, translated())
+    assert zh_edition.problems(english, resynced) == ["markdown cell new: not translated"]
+    assert resynced["cells"][0]["source"].startswith("一个通道")
+
+
+def test_changed_english_makes_the_translation_stale():
+    english = notebook(md("intro", ENGLISH["cells"][0]["source"] + " More."), *ENGLISH["cells"][1:])
+    assert zh_edition.problems(english, zh_edition.sync(english, translated())) == [
+        "markdown cell intro: stale (the English changed since it was translated)"
+    ]
+
+
+def test_changed_code_or_outputs_are_caught_and_sync_restores_them():
+    english = notebook(ENGLISH["cells"][0], code("c1", "print(1)", out="2\n"), ENGLISH["cells"][2])
+    chinese = translated()
+    assert zh_edition.problems(english, chinese) == [
+        "code cell c1: source, outputs or metadata differ from the English"
+    ]
+    assert zh_edition.problems(english, zh_edition.sync(english, chinese)) == []
+
+
+def test_a_formula_changed_in_translation_is_caught():
+    chinese = translated()
+    chinese["cells"][0]["source"] = chinese["cells"][0]["source"].replace("\\mu_B", "\\mu")
+    assert zh_edition.problems(ENGLISH, chinese) == ["markdown cell intro: formulas differ from the English"]
+
+
+def test_stamped_english_text_and_reordered_cells_are_caught():
+    chinese = zh_edition.stamp(ENGLISH, zh_edition.sync(ENGLISH, None), ["intro", "end"])
+    assert zh_edition.problems(ENGLISH, chinese) == ["markdown cell intro: stamped, but has no Chinese text"]
+    shuffled = translated()
+    shuffled["cells"] = shuffled["cells"][::-1]
+    assert zh_edition.problems(ENGLISH, shuffled)[0].startswith("cells differ")
+
+
+def test_stamp_refuses_a_code_cell_or_an_unknown_id():
+    with pytest.raises(ValueError, match="only a markdown cell"):
+        zh_edition.stamp(ENGLISH, zh_edition.sync(ENGLISH, None), ["c1"])
+    with pytest.raises(ValueError, match=r"no such cells in the Chinese notebook: \['nope'\]"):
+        zh_edition.stamp(ENGLISH, zh_edition.sync(ENGLISH, None), ["nope"])
+
+
+def test_formulas_in_order():
+    assert zh_edition.formulas("a $x$ b $$y\nz$$ c $w$") == ["$x$", "$$y\nz$$", "$w$"]
+
+
+def test_every_lesson_and_student_notebook_has_a_place_in_the_edition():
+    paths = zh_edition.english_paths()
+    assert len(paths) >= 16
+    assert zh_edition.zh_path(paths[0]) == zh_edition.ZH / "notebooks" / paths[0].name

@@ -194,10 +194,13 @@ def test_every_local_link_of_every_page_resolves(site):
     assert not dead, dead
 
 
-def test_relative_links_in_the_notebooks_and_the_glossary_point_to_files():
+def test_relative_links_in_the_notebooks_and_the_pages_point_to_files():
     """The same links work in JupyterLab started at the repository root: every relative link in a
-    lesson, an exercise or the glossary names a file of the repository, relative to the linking file."""
-    sources = {ROOT / "GLOSSARY.md": (ROOT / "GLOSSARY.md").read_text(encoding="utf-8")}
+    lesson, an exercise or a Markdown page of the site (the glossary, the teacher's guide, the
+    Try-this solutions) names a file of the repository, relative to the linking file."""
+    pages = [p for ps in build_site.markdown_pages().values() for p in ps]
+    assert ROOT / "GLOSSARY.md" in pages
+    sources = {p: p.read_text(encoding="utf-8") for p in pages}
     for path in [*LESSONS, *EXERCISES]:
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         sources[path] = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
@@ -211,6 +214,13 @@ def test_relative_links_in_the_notebooks_and_the_glossary_point_to_files():
             if not (target.is_file() and target.is_relative_to(ROOT)):
                 dead.append(f"{path.relative_to(ROOT)}: {link}")
     assert checked >= 20 and not dead, dead
+
+
+def test_every_markdown_page_has_a_page(site):
+    """The glossary, the teacher's guide and each Try-this solution are pages of the site."""
+    for path in (p for ps in build_site.markdown_pages().values() for p in ps):
+        page = site / path.relative_to(ROOT).with_suffix(".html")
+        assert page.is_file(), page
 
 
 def test_glossary_page_links_to_the_lesson_pages(site):

@@ -5,10 +5,11 @@
 
 Jupyter Book 1.x (Sphinx + myst-nb) with ``execute_notebooks: off`` (see ``site/_config.yml``).
 The staging folder keeps the repository's layout (``notebooks/NN_*.ipynb``,
-``exercises/release/<ex>/<ex>.ipynb``, ``GLOSSARY.md``), so a relative link that works in
-JupyterLab started at the repository root (``../GLOSSARY.md`` from a lesson) works on the site too.
-Every lesson becomes a page, in number order, with previous/next links; then every exercise's
-student notebook; then the glossary. The index lists each lesson with a summary taken from the
+``exercises/release/<ex>/<ex>.ipynb``, ``GLOSSARY.md``, ``TEACHING.md``, ``teaching/solutions/``),
+so a relative link that works in JupyterLab started at the repository root (``../GLOSSARY.md``
+from a lesson) works on the site too. Every lesson becomes a page, in number order, with
+previous/next links; then every exercise's student notebook; then the glossary ("Reference"), and
+the teacher's guide with its Try-this solutions ("For teachers"). The index lists each lesson with a summary taken from the
 notebook itself (its first heading, and the first whole sentence of the paragraph under it), so a
 new lesson needs no edit here.
 
@@ -110,13 +111,30 @@ def index_page(lesson_paths: list[Path], exercise_paths: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def table_of_contents(lesson_paths: list[Path], exercise_paths: list[Path], glossary: bool) -> str:
-    """``_toc.yml``: the lessons, the exercises and the glossary, each part under its caption."""
+PAGES = {
+    "Reference": ["GLOSSARY.md"],
+    "For teachers": ["TEACHING.md", "teaching/solutions/*.md"],
+}
+"""The repository's Markdown pages the site carries besides the notebooks, by part of the table of contents."""
+
+
+def markdown_pages(content: Path = ROOT) -> dict[str, list[Path]]:
+    """The pages of :data:`PAGES` that exist under ``content``, part by part, in order (parts with none left out)."""
+    found = {}
+    for caption, patterns in PAGES.items():
+        paths = [p for pattern in patterns for p in sorted(content.glob(pattern))]
+        if paths:
+            found[caption] = paths
+    return found
+
+
+def table_of_contents(lesson_paths: list[Path], exercise_paths: list[Path], pages: dict[str, list[str]]) -> str:
+    """``_toc.yml``: the lessons, the exercises and the Markdown pages (``pages``: caption -> files
+    without suffix, relative to the book), each part under its caption."""
     parts = [("Lessons", [f"notebooks/{p.stem}" for p in lesson_paths])]
     if exercise_paths:
         parts.append(("Exercises", [f"exercises/release/{p.parent.name}/{p.stem}" for p in exercise_paths]))
-    if glossary:
-        parts.append(("Reference", ["GLOSSARY"]))
+    parts += list(pages.items())
     lines = ["format: jb-book", "root: index", "parts:"]
     for caption, files in parts:
         lines += [f"- caption: {caption}", "  chapters:", *[f"  - file: {f}" for f in files]]
@@ -124,20 +142,19 @@ def table_of_contents(lesson_paths: list[Path], exercise_paths: list[Path], glos
 
 
 def stage(lesson_paths: list[Path], exercise_paths: list[Path], staging: Path, content: Path = ROOT) -> None:
-    """Copy the config, the site's static files, the notebooks and the glossary into ``staging``
-    in their layout under ``content`` (the repository), and write the index and the table of contents."""
+    """Copy the config, the site's static files, the notebooks and the Markdown pages (glossary,
+    teacher's guide, Try-this solutions) into ``staging`` in their layout under ``content`` (the
+    repository), and write the index and the table of contents."""
     shutil.copy(ROOT / "site" / "_config.yml", staging / "_config.yml")
     shutil.copytree(ROOT / "site" / "_static", staging / "_static")
-    for path in [*lesson_paths, *exercise_paths]:
+    pages = markdown_pages(content)
+    for path in [*lesson_paths, *exercise_paths, *(p for ps in pages.values() for p in ps)]:
         target = staging / path.relative_to(content)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
-    glossary = content / "GLOSSARY.md"
-    if glossary.exists():
-        shutil.copy(glossary, staging / "GLOSSARY.md")
     (staging / "index.md").write_text(index_page(lesson_paths, exercise_paths), encoding="utf-8")
-    toc = table_of_contents(lesson_paths, exercise_paths, glossary.exists())
-    (staging / "_toc.yml").write_text(toc, encoding="utf-8")
+    files = {c: [p.relative_to(content).with_suffix("").as_posix() for p in ps] for c, ps in pages.items()}
+    (staging / "_toc.yml").write_text(table_of_contents(lesson_paths, exercise_paths, files), encoding="utf-8")
 
 
 def build(

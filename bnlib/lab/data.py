@@ -12,7 +12,7 @@ The split seed lives in one place, :data:`SPLIT_SEED`. It is 0 unless the enviro
 ``BNLIB_SPLIT_SEED`` says otherwise, so a whole lesson can be re-run on another train/test split
 without editing it (CI does that to check that every claim holds beyond one split).
 
-Lessons that import it: 00, 01, 02, 05, 06, 07, 08, 09, 10.
+Lessons that import it: 00, 01, 02, 03, 05, 06, 07, 08, 09, 10.
 """
 
 import gzip

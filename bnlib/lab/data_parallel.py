@@ -24,8 +24,9 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn import BatchNorm, GhostBatchNorm, SyncBatchNorm
+from ..nn import BatchNorm, GhostBatchNorm, NaiveSyncBatchNorm, SyncBatchNorm
 from .models import MLPConfig, build_mlp
+from .naive_sync import SimulatedNaiveSyncBatchNorm
 from .sgd import SGD
 from .training import minibatches
 
@@ -37,6 +38,7 @@ class DataParallelConfig:
     processes: int  # P
     global_batch: int = 64  # rows per step over all processes; a multiple of P
     sync: bool = True  # synchronised statistics (else per-process, "ghost")
+    naive: bool = False  # with sync: bnlib.nn.NaiveSyncBatchNorm, the backward without its all-reduce (lesson 09's bug)
     steps: int = 300
     lr: float = 0.1
     seed: int = 0  # model initialisation and batch order
@@ -52,6 +54,8 @@ class DataParallelConfig:
             )
         if self.global_batch // self.processes < 2 and self.sync is False:
             raise ValueError("per-process BN needs at least 2 rows per process")
+        if self.naive and not self.sync:
+            raise ValueError("naive=True is a variant of synchronised BN: it needs sync=True")
 
 
 def _model(config: DataParallelConfig, bn_layer) -> nn.Sequential:
@@ -109,7 +113,8 @@ def train_worker(rank, world_size, x_train, y_train, x_test, y_test, config: Dat
     """
     if world_size != config.processes:
         raise ValueError(f"config.processes = {config.processes} but {world_size} processes are running")
-    layer = (lambda c: SyncBatchNorm(c)) if config.sync else (lambda c: BatchNorm(c))
+    sync_layer = NaiveSyncBatchNorm if config.naive else SyncBatchNorm
+    layer = (lambda c: sync_layer(c)) if config.sync else (lambda c: BatchNorm(c))
     model = _model(config, layer)
     share = config.global_batch // world_size
     log, originals = [], {name: getattr(dist, name) for name in ("all_reduce", "all_gather")}
@@ -151,7 +156,13 @@ def train_worker(rank, world_size, x_train, y_train, x_test, y_test, config: Dat
 
 
 def simulate(x_train, y_train, x_test, y_test, config: DataParallelConfig) -> dict:
-    """The same run in one process: plain BN on the global batch (sync) or ghost BN with P splits."""
-    layer = (lambda c: BatchNorm(c)) if config.sync else (lambda c: GhostBatchNorm(c, config.processes))
+    """The same run in one process: plain BN on the global batch (sync), ghost BN with P splits (not
+    sync), or the naive backward's bug with P simulated processes (:class:`bnlib.lab.naive_sync.SimulatedNaiveSyncBatchNorm`)."""
+    if config.naive:
+        layer = lambda c: SimulatedNaiveSyncBatchNorm(c, config.processes)  # noqa: E731
+    elif config.sync:
+        layer = lambda c: BatchNorm(c)  # noqa: E731
+    else:
+        layer = lambda c: GhostBatchNorm(c, config.processes)  # noqa: E731
     model = _model(config, layer)
     return _run(config, model, x_train, y_train, x_test, y_test, lambda index: index, lambda model: None)

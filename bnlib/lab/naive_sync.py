@@ -18,7 +18,7 @@ and :math:`\partial L/\partial\sigma^2_B` to its backward, which finishes each c
 them, as each process does without the all-reduce. Summing the chunks' gradients before finishing
 the rows would give plain BN on the whole batch.
 
-Lesson that imports it: 09 (through :mod:`bnlib.lab.data_parallel`).
+Lessons that import it: none; data_parallel uses it (lesson 09 through `DataParallelConfig(naive=True)`).
 """
 
 import torch

@@ -6,7 +6,7 @@ to one imports that compiler, ``torch._dynamo`` (with SymPy). The lessons never 
 yet on a 2-core machine that import alone takes 1.5-2 s, paid once by every notebook that trains
 a network. This class makes the same update without that import.
 
-Lessons that import it: none; it is the optimizer of the training loops in training, vectorized,
+Lesson that imports it: 06; it is also the optimizer of the training loops in training, vectorized,
 estimators, landscape and data_parallel.
 """
 

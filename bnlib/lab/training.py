@@ -1,6 +1,6 @@
 """A small, seeded SGD training loop for classifiers, with test accuracy tracked over training.
 
-Lessons that import it: 00, 01, 02, 03, 06, 07, 08.
+Lessons that import it: 00, 01, 02, 03, 05, 06, 07, 08.
 """
 
 import random

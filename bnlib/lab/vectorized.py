@@ -9,7 +9,7 @@ Lesson that imports it: 07.
 """
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import torch
@@ -36,7 +36,11 @@ def _check(models: Sequence[nn.Module], configs: Sequence[TrainConfig]) -> None:
 
 
 def train_together(
-    models: Sequence[nn.Module], data: Dataset, configs: Sequence[TrainConfig], order: str = "shuffled"
+    models: Sequence[nn.Module],
+    data: Dataset,
+    configs: Sequence[TrainConfig],
+    order: str = "shuffled",
+    before_step: Callable[[int, nn.Module], None] | None = None,
 ) -> list[History]:
     """Train ``models[k]`` in place with mini-batch SGD on cross-entropy under ``configs[k]``, all at once.
 
@@ -57,6 +61,10 @@ def train_together(
         configs: ``K`` configs that differ only in ``seed``.
         order: a batch order from :data:`bnlib.lab.batching.BATCH_ORDERS` (``"shuffled"``,
             ``"by_class"``, ``"by_class_in_order"``).
+        before_step: if given, called as ``before_step(step, module)`` before each step (``step`` from
+            1) with the one module whose forward serves all ``K`` networks: a schedule can set plain
+            attributes there (e.g. :class:`bnlib.nn.BatchRenorm`'s ``r_max``, ``d_max``) for all
+            models at once. Parameters and buffers live outside it and must not be touched.
     Returns:
         one :class:`bnlib.lab.training.History` per model.
     """
@@ -93,6 +101,8 @@ def train_together(
         template.train()
         evaluate(0)
         for step in range(1, config.steps + 1):
+            if before_step is not None:
+                before_step(step, template)
             index = torch.stack([next(s) for s in streams])  # (K, m)
             logits = train_forward(params, buffers, data.x_train[index])  # (K, m, classes)
             losses = (

@@ -9,7 +9,7 @@ running estimates. ``warmup(steps)`` is a ``before_step`` schedule for
 run and ``d_max`` to 5 at ``d_end`` (the paper: "initially constrain them to 1 and 0, respectively,
 and then are gradually relaxed", to 3 and 5 in its experiments).
 
-Lessons that import it: 07.
+Lesson that imports it: 07.
 """
 
 import copy

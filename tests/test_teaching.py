@@ -1,0 +1,61 @@
+"""TEACHING.md, the teacher's guide: its time table is the measured one, and it covers every lesson,
+exercise and Try-this solution.
+
+The core time of each lesson is measured by ``tools/core_time.py`` from the notebook; the guide
+holds its table between ``<!-- core-time -->`` markers, so a lesson that grows or moves a section
+into a Deep dive changes the table, and this test says to paste the new one.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import core_time  # noqa: E402
+
+GUIDE = (ROOT / "TEACHING.md").read_text(encoding="utf-8")
+LESSONS = core_time.lesson_paths()
+EXERCISES = sorted(p.name for p in (ROOT / "exercises" / "source").iterdir() if p.is_dir())
+
+
+def test_the_time_table_is_the_measured_one():
+    held = re.search(r"<!-- core-time -->\n(.*?)\n<!-- /core-time -->", GUIDE, re.S)
+    assert held, "TEACHING.md holds the table between <!-- core-time --> and <!-- /core-time -->"
+    assert held.group(1) == core_time.table(), "a lesson changed: paste the output of python tools/core_time.py"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_every_lesson_has_objectives_and_a_solutions_page(path):
+    number = path.name[:2]
+    section = re.search(rf"^### {number} · .*?(?=^### |^## )", GUIDE, re.S | re.M)
+    assert section, f"TEACHING.md has a section '### {number} · <title>'"
+    objectives = re.findall(r"^(?:\d+\.|-) ", section.group(0), re.M)
+    assert len(objectives) >= 3, f"lesson {number}: at least three learning objectives"
+    solutions = ROOT / "teaching" / "solutions" / f"{number}.md"
+    assert solutions.is_file(), f"{solutions.relative_to(ROOT)} holds the Try-this solutions"
+    assert f"teaching/solutions/{number}.md" in GUIDE, f"the guide links {solutions.relative_to(ROOT)}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_every_try_this_item_has_a_solution(path):
+    """The lesson's numbered Try-this items and the solution page's '## Try this N' sections match."""
+    import json
+
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    section = re.search(r"^## Try this\s*\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert section, f"{path.name} has a '## Try this' section"
+    items = len(re.findall(r"^\d+\. ", section.group(1), re.M))
+    assert items >= 2, f"{path.name}: at least two numbered Try-this items"
+    page = (ROOT / "teaching" / "solutions" / f"{path.name[:2]}.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## Try this (\d+)\b", page, re.M)
+    assert headings == [str(i) for i in range(1, items + 1)], (path.name, items, headings)
+
+
+def test_every_exercise_is_in_the_guide():
+    for exercise in EXERCISES:
+        assert f"exercises/release/{exercise}/{exercise}.ipynb" in GUIDE, exercise
+    assert len(EXERCISES) == 5

@@ -17,6 +17,7 @@ from bnlib.lab.explorer import (
     ExplorerSetting,
     describe,  # noqa: E402
     explorer_widget,
+    layer_summary,
     plot_setting,
     run_setting,
 )
@@ -86,6 +87,31 @@ def test_bn_standardises_pre_activations_on_the_probe(data):
     spread = np.sqrt((run.hist_start * centres**2).sum(axis=1))
     assert np.all(np.abs(spread - 1) < 0.1)
     assert no_norm.hist_start[0, [0, -1]].sum() > 0.1  # unnormalised: many values beyond +-10
+
+
+def test_layer_summary_counts_the_values_beyond_the_edges_and_the_shared_offset():
+    # z of one "layer": unit 0 varies over the examples around 0, unit 1 is the constant 20 (beyond the last edge)
+    model = torch.nn.Sequential(torch.nn.Identity(), torch.nn.Sigmoid())
+    x = torch.tensor([[-1.0, 20.0], [1.0, 20.0], [-1.0, 20.0], [1.0, 20.0]])
+    model[0].register_forward_hook(lambda module, inputs, out: out)  # a hook on the model is kept
+    beyond, offset = layer_summary(model, x, torch.nn.Sigmoid)
+    np.testing.assert_allclose(beyond, [[0.0, 0.5]])
+    # unit means (0, 20): Var_j = 100; all values: mean 10, Var = (4 * 1 + 4 * 100 ... ) / 8 = 100.5
+    np.testing.assert_allclose(offset, [100 / 100.5])
+    assert len(model[0]._forward_hooks) == 1 and not model[1]._forward_pre_hooks  # its hooks removed
+
+
+def test_runs_report_the_offset_beyond_shares_and_divergence(data):
+    ln = run_setting(ExplorerSetting(depth=3, width=16, steps=2, eval_every=1, norm="ln"), data)
+    bn = run_setting(ExplorerSetting(depth=3, width=16, steps=2, eval_every=1, norm="bn"), data)
+    assert ln.offset_start.shape == (3,) and ln.beyond_end.shape == (3, 2)
+    assert bn.offset_start.max() < 1e-10  # BN centres every unit over the batch: no shared offset
+    assert ln.offset_start[1:].min() > 0.3  # sigmoid outputs (mean ~0.5) give each unit an offset LN keeps
+    assert ln.diverged_at is None
+    # the explorer's own example: ReLU, no normalization, init std 3.16 (loss ~1e18 at step 2, then NaN)
+    diverged = run_setting(ExplorerSetting(activation="relu", norm="none", init_std=3.16, steps=4, eval_every=2), data)
+    bad = np.flatnonzero(~np.isfinite(diverged.train_loss))
+    assert len(bad) and diverged.diverged_at == bad[0] + 1
 
 
 def test_recording_first_and_last_only_keeps_the_same_values(data):

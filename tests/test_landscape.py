@@ -18,6 +18,7 @@ from bnlib.lab.landscape import (
     gradient_line,
     ics_gradients,
     linear_layers,
+    lower_step_norms,
     redraw_noise,
     train_probed,
 )
@@ -138,6 +139,22 @@ def test_ics_gradients_match_a_hand_computation():
     with pytest.raises(ValueError, match="needs a layer before it"):
         ics_gradients(model, x, y, lr=0.3, layer=0)
     assert linear_layers(model) == [0, 2]
+
+
+def test_lower_step_norms_are_the_length_of_the_lower_layers_update():
+    torch.manual_seed(2)
+    model = nn.Sequential(
+        nn.Linear(3, 4), BatchNorm(4), nn.Tanh(), nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 2)
+    ).double()
+    x, y = torch.randn(6, 3, dtype=torch.float64), torch.tensor([0, 1, 1, 0, 1, 0])
+    before = copy.deepcopy(model.state_dict())
+    norms = lower_step_norms(model, x, y, lr=0.3)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # model untouched
+    work = copy.deepcopy(model)
+    grads = torch.autograd.grad(F.cross_entropy(work(x), y), list(work.parameters()))
+    # parameters before linear layer 1: W1, b1, gamma, beta (4 tensors); before layer 2: also W2, b2
+    by_hand = [0.0] + [0.3 * torch.cat([g.reshape(-1) for g in grads[:k]]).norm().item() for k in (4, 6)]
+    assert np.allclose(norms, by_hand, rtol=1e-12, atol=0)
 
 
 def test_gradient_line_matches_a_hand_computation():

@@ -22,11 +22,13 @@ instead of eleven and a kept figure with a fixed layout, the same cases cost 1.8
 Lesson that imports it: 10.
 """
 
+import copy
 import io
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
@@ -117,6 +119,13 @@ class ExplorerRun:
             (NaN for ReLU; see :func:`bnlib.lab.recorder.saturated_fraction`).
         std_end: ``(depth,)`` standard deviation of each layer's pre-activations after the last step.
         bin_edges: ``(bins + 1,)``.
+        beyond_start, beyond_end: ``(depth, 2)`` share of each layer's pre-activations below the
+            first edge and above the last one (they are counted in the end bins), at step 0 and after
+            the last step.
+        offset_start, offset_end: ``(depth,)`` per layer, the share of the variance of ``z`` that is
+            an offset shared by every example: ``Var_j(mean_i z_ij) / Var_ij(z_ij)``,
+            where ``mean_i z_ij`` is unit ``j``'s mean over the test inputs (0 when every unit is centred
+            over the examples, 1 when every unit is constant across them).
     """
 
     setting: ExplorerSetting
@@ -128,23 +137,66 @@ class ExplorerRun:
     saturation: np.ndarray
     std_end: np.ndarray
     bin_edges: np.ndarray
+    beyond_start: np.ndarray
+    beyond_end: np.ndarray
+    offset_start: np.ndarray
+    offset_end: np.ndarray
 
     @property
     def final_accuracy(self) -> float:
         """Test accuracy after the last step."""
         return float(self.test_accuracy[-1])
 
+    @property
+    def diverged_at(self) -> int | None:
+        """The first step (1-based) whose mini-batch loss is NaN or infinite, or None if none is."""
+        bad = np.flatnonzero(~np.isfinite(self.train_loss))
+        return int(bad[0]) + 1 if len(bad) else None
+
+
+def layer_summary(model: nn.Module, x: torch.Tensor, activation: type[nn.Module]) -> tuple[np.ndarray, np.ndarray]:
+    """For every ``activation`` module of ``model``, what its input ``z`` is on ``x`` in training mode
+    (batch statistics), computed on a copy so that ``model`` and its running estimates stay as they are.
+
+    Returns:
+        ``(beyond, offset)``: ``(layers, 2)`` share of ``z`` below ``BIN_EDGES[0]`` and above
+        ``BIN_EDGES[-1]``; ``(layers,)`` share of the variance of ``z`` that is each unit's mean over the
+        examples, ``Var_j(mean_i z_ij) / Var_ij(z_ij)`` (see :class:`ExplorerRun`).
+    """
+    work = copy.deepcopy(model).train()
+    caught = []
+    hooks = [
+        m.register_forward_pre_hook(lambda module, inputs: caught.append(inputs[0].detach().double()))
+        for m in work.modules()
+        if isinstance(m, activation)
+    ]
+    try:
+        with torch.no_grad():
+            work(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    beyond = np.array(
+        [[(z < BIN_EDGES[0]).double().mean().item(), (z > BIN_EDGES[-1]).double().mean().item()] for z in caught]
+    )
+    offset = np.array([(z.mean(dim=0).var(unbiased=False) / z.var(unbiased=False)).item() for z in caught])
+    return beyond, offset
+
 
 class _FirstAndLast:
     """Passes :func:`bnlib.lab.training.train`'s recording calls on to ``recorder`` at step 0 and
-    at ``last`` only: the explorer draws nothing recorded in between."""
+    at ``last`` only (the explorer draws nothing recorded in between), and keeps the
+    :func:`layer_summary` of ``model`` at those two steps in ``summaries``."""
 
-    def __init__(self, recorder: ActivationRecorder, last: int):
+    def __init__(self, recorder: ActivationRecorder, last: int, model: nn.Module, activation: type[nn.Module]):
         self.recorder, self.last = recorder, last
+        self.model, self.activation = model, activation
+        self.summaries: list[tuple[np.ndarray, np.ndarray]] = []
 
     def record(self, step: int, x) -> None:
         if step in (0, self.last):
             self.recorder.record(step, x)
+            self.summaries.append(layer_summary(self.model, x, self.activation))
 
 
 def run_setting(setting: ExplorerSetting, data: Dataset) -> ExplorerRun:
@@ -157,7 +209,9 @@ def run_setting(setting: ExplorerSetting, data: Dataset) -> ExplorerRun:
     """
     model = build_mlp(setting.mlp_config(), seed=setting.seed)
     with ActivationRecorder(model, bin_edges=BIN_EDGES) as recorder:
-        history = train(model, data, setting.train_config(), recorder=_FirstAndLast(recorder, setting.steps))
+        first_and_last = _FirstAndLast(recorder, setting.steps, model, ACTIVATIONS[setting.activation])
+        history = train(model, data, setting.train_config(), recorder=first_and_last)
+    (beyond_start, offset_start), (beyond_end, offset_end) = first_and_last.summaries[0], first_and_last.summaries[-1]
     layers = range(recorder.num_layers)
     return ExplorerRun(
         setting=setting,
@@ -169,6 +223,10 @@ def run_setting(setting: ExplorerSetting, data: Dataset) -> ExplorerRun:
         saturation=np.array([recorder.saturation(k)[-1] for k in layers]),
         std_end=np.array([recorder.std(k)[-1] for k in layers]),
         bin_edges=BIN_EDGES.copy(),
+        beyond_start=beyond_start,
+        beyond_end=beyond_end,
+        offset_start=offset_start,
+        offset_end=offset_end,
     )
 
 
@@ -241,7 +299,7 @@ class _ExplorerAxes:
     def __init__(self, fig, max_depth: int):
         self.fig = fig
         bins = len(BIN_EDGES) - 1
-        self.layer_axes, self._stairs = [], []
+        self.layer_axes, self._stairs, self._end_labels = [], [], []
         for k in range(max_depth):
             ax = fig.add_axes((0, 0, 1, 1))
             start = ax.stairs(np.zeros(bins), BIN_EDGES, fill=True, alpha=0.5, color="tab:gray", label="step 0")
@@ -251,7 +309,13 @@ class _ExplorerAxes:
             ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
             self.layer_axes.append(ax)
             self._stairs.append((start, end))
-        self._legend = self.layer_axes[0].legend(loc="upper left", fontsize="small")
+            # the end bins also hold every value beyond them: their share, step 0 | last step
+            ends = [
+                ax.text(x, 0.98, "", transform=ax.transAxes, ha=ha, va="top", fontsize="x-small")
+                for x, ha in ((0.02, "left"), (0.98, "right"))
+            ]
+            self._end_labels.append(ends)
+        self._legend = self.layer_axes[0].legend(loc="upper left", bbox_to_anchor=(0, 0.86), fontsize="small")
         bottom = GridSpec(2, 2, figure=fig, **LAYOUT)
         self.accuracy_ax = fig.add_axes(bottom[1, 0].get_position(fig))
         self.loss_ax = fig.add_axes(bottom[1, 1].get_position(fig))
@@ -260,8 +324,10 @@ class _ExplorerAxes:
         self.accuracy_ax.set_ylim(0, 1)
         self.accuracy_ax.legend(loc="lower right")
         (self._loss,) = self.loss_ax.plot([], [], linewidth=0.8, label="mini-batch loss")
-        _fixed_labels(self.loss_ax, "training step", "cross-entropy", "training loss")
+        _fixed_labels(self.loss_ax, "training step", "cross-entropy (log scale)", "training loss")
+        self.loss_ax.set_yscale("log")
         self.loss_ax.legend(loc="upper right")
+        self._diverged = self.loss_ax.text(0.5, 0.5, "", transform=self.loss_ax.transAxes, ha="center", color="tab:red")
         self._title = fig.suptitle("")
 
     def show(self, run: ExplorerRun) -> None:
@@ -276,13 +342,28 @@ class _ExplorerAxes:
                 for stairs, hist in zip(self._stairs[k], (run.hist_start[k], run.hist_end[k])):
                     stairs.set_data(hist, run.bin_edges)
                 ax.set_xlim(run.bin_edges[0], run.bin_edges[-1])
-                ax.set_ylim(0, _top([run.hist_start[k], run.hist_end[k]], 1.0))
+                ax.set_ylim(0, 1.25 * _top([run.hist_start[k], run.hist_end[k]], 1.0))
+                for side, (label, edge) in enumerate(zip(self._end_labels[k], run.bin_edges[[0, -1]])):
+                    shares = run.beyond_start[k, side], run.beyond_end[k, side]
+                    text = [f"{v:.0%}" for v in shares]
+                    for when, hist in enumerate((run.hist_start[k], run.hist_end[k])):
+                        if np.isnan(hist).any():  # a diverged run: z is NaN, nothing to count
+                            text[when] = "NaN"
+                    beyond = "<" if side == 0 else ">"
+                    show = max(shares) >= 0.005 or "NaN" in text
+                    label.set_text(f"{beyond} {edge:g}:\n{text[0]} | {text[1]}" if show else "")
         self._legend.get_texts()[1].set_text(f"step {run.setting.steps}")
         self._accuracy.set_data(run.eval_steps, run.test_accuracy)
         self.accuracy_ax.set_xlim(-0.05 * run.setting.steps, 1.05 * run.setting.steps)
         self._loss.set_data(np.arange(1, len(run.train_loss) + 1), run.train_loss)
         self.loss_ax.set_xlim(1 - 0.05 * run.setting.steps, 1.05 * run.setting.steps)
-        self.loss_ax.set_ylim(0, _top([run.train_loss], 1.0))
+        finite = run.train_loss[np.isfinite(run.train_loss) & (run.train_loss > 0)]
+        low, high = (finite.min(), finite.max()) if len(finite) else (0.1, 10.0)
+        self.loss_ax.set_ylim(min(low, 0.1) / 1.5, max(high, 10.0) * 1.5)
+        step = run.diverged_at
+        self._diverged.set_text(
+            "" if step is None else f"diverged at step {step}\n(loss NaN or infinite from there on)"
+        )
         self._title.set_text(describe(run.setting))
 
 

@@ -12,6 +12,7 @@ Three tools for lesson 08, each the plumbing behind one measurement whose formul
   all of it re-drawn at every training step (:func:`redraw_noise`).
 * :func:`ics_gradients`: the gradient :math:`G` of one layer's weights, and the same gradient
   :math:`G'` after every layer before it has taken its SGD step :math:`\theta \leftarrow \theta - \eta\nabla`.
+  :func:`lower_step_norms` gives the length of that step, to normalise :math:`\lVert G - G'\rVert`.
 * :func:`gradient_line`: loss and gradient at :math:`\theta - \eta g` for several step sizes
   :math:`\eta`, where :math:`g` is the gradient at :math:`\theta`.
 
@@ -179,6 +180,24 @@ def ics_gradients(
     work.zero_grad(set_to_none=True)
     F.cross_entropy(work(x), y).backward()
     return g, work[cut].weight.grad.reshape(-1).clone()
+
+
+def lower_step_norms(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, lr: float) -> list[float]:
+    r"""The size of the step that turns :math:`G` into :math:`G'` in :func:`ics_gradients`, per layer.
+
+    Element ``l`` (0-based, one per linear layer) is :math:`\lVert \eta\, \nabla_{\theta_{<l}} L \rVert_2`,
+    the Euclidean length of the SGD update of every parameter of every module before linear layer
+    ``l`` (0.0 for layer 0, which has none), for the cross-entropy on ``(x, y)`` at the current
+    parameters. Dividing :math:`\lVert G - G' \rVert_2` by it gives the change of a layer's gradient
+    per unit of movement of the layers below. Computed on a copy: ``model`` is not changed.
+    """
+    work = copy.deepcopy(model).train()
+    F.cross_entropy(work(x), y).backward()
+    norms = []
+    for cut in linear_layers(work):
+        squares = [p.grad.pow(2).sum() for module in work[:cut] for p in module.parameters()]
+        norms.append(lr * torch.stack(squares).sum().sqrt().item() if squares else 0.0)
+    return norms
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Multi-layer perceptrons for the experiments, with a choice of normalization layer (none, BN, LN, GN).
 
-Lessons that import it: 00, 01, 02, 05, 06, 07, 08.
+Lessons that import it: 00, 01, 02, 05, 06, 07, 08, 10.
 """
 
 from dataclasses import dataclass

@@ -16,7 +16,7 @@ which prints, for each named quantity, its threshold, in how many runs it held, 
 median and max over the runs. The file is found through the package, not the working directory,
 so a copy of the lesson run elsewhere (CI's variants) reads the same results.
 
-Lessons that import it: 01, 03, 04, 05, 06, 07, 09.
+Lessons that import it: 01, 03, 04, 05, 06, 07, 08, 09, 10.
 """
 
 import hashlib

@@ -92,3 +92,22 @@ def test_a_term_absent_from_its_lesson_fails(tmp_path):
     text = lesson_text("notebooks/99_probe.ipynb", root=tmp_path)
     assert "internal covariate shift" in text and "x_hat" in text
     assert "vanishing gradient" not in text
+
+
+def bold_in(path: Path, term: str) -> bool:
+    """The lesson's markdown writes ``term`` in bold (``**...term...**``): how a lesson marks a definition."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    text = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").lower()
+    return any(term.lower() in span for span in re.findall(r"\*\*(.+?)\*\*", text, re.S))
+
+
+LESSON_PATHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r["term"])
+def test_lesson_column_names_the_defining_lesson(row):
+    """The lesson named defines the term: it writes the term in bold, and no earlier lesson does."""
+    named = ROOT / row["lesson"]
+    assert bold_in(named, row["term"]), f"{row['lesson']} does not define {row['term']!r} (in bold)"
+    earlier = [p.name[:2] for p in LESSON_PATHS if p.name < named.name and bold_in(p, row["term"])]
+    assert not earlier, f"{row['term']!r} is first written in bold (defined) in lesson {earlier[0]}, not {named.name[:2]}"

@@ -110,4 +110,6 @@ def test_lesson_column_names_the_defining_lesson(row):
     named = ROOT / row["lesson"]
     assert bold_in(named, row["term"]), f"{row['lesson']} does not define {row['term']!r} (in bold)"
     earlier = [p.name[:2] for p in LESSON_PATHS if p.name < named.name and bold_in(p, row["term"])]
-    assert not earlier, f"{row['term']!r} is first written in bold (defined) in lesson {earlier[0]}, not {named.name[:2]}"
+    assert not earlier, (
+        f"{row['term']!r} is first written in bold (defined) in lesson {earlier[0]}, not {named.name[:2]}"
+    )

@@ -144,7 +144,10 @@ def test_running_every_cell_twice_catches_a_cell_that_is_not_rerunnable(tmp_path
         ("max |dx - dx_torch| = 3e-16 (bound 1e-12)", "max |dx - dx_torch| = <1e-7 or less> (bound 1e-12)"),
         ("error 1.6e-10, float32 1.2e-07, -4e-17", "error <1e-7 or less>, float32 <1e-7 or less>, <1e-7 or less>"),
         ("max |Δ| = 0e+00 (bound 0e+00), 0.0e+00", "max |Δ| = <1e-7 or less> (bound 0e+00), <1e-7 or less>"),
-        ("std within 1.3e-04 of 1, lr 0.05, 2e-6, 1e-07x, 1e+00", "std within 1.3e-04 of 1, lr 0.05, 2e-6, 1e-07x, 1e+00"),
+        (
+            "std within 1.3e-04 of 1, lr 0.05, 2e-6, 1e-07x, 1e+00",
+            "std within 1.3e-04 of 1, lr 0.05, 2e-6, 1e-07x, 1e+00",
+        ),
     ],
 )
 def test_sanitizer_hides_only_rounding_level_digits(printed, compared):

@@ -88,5 +88,18 @@ def test_missing_sweep_says_how_to_make_it(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("BNLIB_CLAIMS", "record")  # during the first sweep: a note, not a failure
     sweeps.show("04")
     assert "sweep in progress" in capsys.readouterr().out
+
+
+def test_a_new_statement_during_a_sweep_is_a_note(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(sweeps, "DIRECTORY", tmp_path)
+    (tmp_path / "05.json").write_text(
+        sweeps.json.dumps({"notebook": "05_x.ipynb", "seeds": [0], "splits": [0], "runs": [{"claims": []}]})
+    )
+    monkeypatch.setenv("BNLIB_CLAIMS", "record")
+    sweeps.show("05", "a claim the lesson has just added")
+    assert "not in the committed results yet" in capsys.readouterr().out
+    monkeypatch.delenv("BNLIB_CLAIMS")
+    with pytest.raises(KeyError, match="a claim the lesson has just added"):
+        sweeps.show("05", "a claim the lesson has just added")
     with pytest.raises(ValueError, match="two-digit"):
         sweeps.path_for("7")

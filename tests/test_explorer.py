@@ -1,5 +1,7 @@
 """bnlib.lab.explorer: settings, one run's summary, the cache, the figure and the widget wiring."""
 
+from dataclasses import replace
+
 import matplotlib
 import numpy as np
 import pytest
@@ -40,6 +42,9 @@ def data():
         ({"norm": "batch"}, "norm must be one of"),
         ({"depth": 0}, "need depth >= 1"),
         ({"momentum": 1.0}, "momentum must be in"),
+        ({"weight_decay": -0.1}, r"weight_decay must be >= 0, got -0\.1"),
+        ({"weight_decay": float("nan")}, "weight_decay must be >= 0, got nan"),
+        ({"histograms": "test"}, r"histograms must be one of \('train', 'eval'\), got 'test'"),
     ],
 )
 def test_invalid_settings_are_refused(kwargs, message):
@@ -64,7 +69,11 @@ def test_setting_maps_onto_model_and_training_configs():
     assert mlp.hidden == (20, 20, 20) and mlp.activation is torch.nn.Tanh and mlp.norm == "gn"
     assert mlp.init_std == 0.3 and mlp.norm_impl == "torch"
     assert (tc.steps, tc.lr, tc.momentum, tc.batch_size, tc.seed) == (7, 0.05, 0.5, 32, 4)
-    assert describe(setting).startswith("3 x 20 tanh, GN, init std 0.3, m = 32")
+    assert tc.weight_decay == 0.0 and ExplorerSetting(weight_decay=0.01).train_config().weight_decay == 0.01
+    assert describe(setting) == "3 x 20 tanh, GN, init std 0.3, m = 32, lr 0.05, momentum 0.5"
+    assert describe(ExplorerSetting(weight_decay=0.01, histograms="eval")).endswith(
+        "momentum 0.9, weight decay 0.01, eval-mode histograms"
+    )
 
 
 def test_run_summarises_every_layer(data):
@@ -129,6 +138,53 @@ def test_recording_first_and_last_only_keeps_the_same_values(data):
         assert run.saturation[k] == recorder.saturation(k)[-1] and run.std_end[k] == recorder.std(k)[-1]
     np.testing.assert_array_equal(run.train_loss, history.train_loss)
     np.testing.assert_array_equal(run.test_accuracy, history.test_accuracy)
+
+
+def test_the_default_controls_give_the_run_of_before(data):
+    # weight_decay=0 and histograms="train" are what the explorer did before it had these controls:
+    # SGD without weight decay, the probe in training mode (a recorder with its defaults, layer_summary
+    # in training mode), to the last bit.
+    setting = ExplorerSetting(depth=3, width=16, steps=6, eval_every=3, norm="bn")
+    assert (setting.weight_decay, setting.histograms) == (0.0, "train")
+    run = run_setting(setting, data)
+    model = build_mlp(setting.mlp_config(), seed=setting.seed)
+    with ActivationRecorder(model, bin_edges=BIN_EDGES) as recorder:
+        history = train(model, data, replace(setting.train_config(), weight_decay=0.0), recorder=recorder)
+    np.testing.assert_array_equal(run.train_loss, history.train_loss)
+    np.testing.assert_array_equal(run.test_accuracy, history.test_accuracy)
+    np.testing.assert_array_equal(run.hist_end, np.stack([recorder.histogram(k)[-1] for k in range(3)]))
+    beyond, offset = layer_summary(model, data.x_test, torch.nn.Sigmoid)
+    np.testing.assert_array_equal(run.beyond_end, beyond)
+    np.testing.assert_array_equal(run.offset_end, offset)
+
+
+def test_weight_decay_shrinks_the_final_weights(data):
+    def final_weight_norm(weight_decay):
+        setting = ExplorerSetting(depth=2, width=16, steps=30, eval_every=30, weight_decay=weight_decay)
+        model = build_mlp(setting.mlp_config(), seed=setting.seed)
+        train(model, data, setting.train_config())
+        return torch.cat([m.weight.detach().flatten() for m in model if isinstance(m, torch.nn.Linear)]).norm().item()
+
+    without, with_decay = final_weight_norm(0.0), final_weight_norm(0.1)
+    assert with_decay < 0.9 * without, (with_decay, without)
+    run = run_setting(ExplorerSetting(**{**SMALL.__dict__, "weight_decay": 0.1}), data)
+    assert not np.array_equal(run.train_loss[1:], run_setting(SMALL, data).train_loss[1:])  # it reaches training
+
+
+def test_eval_mode_histograms_use_bns_running_estimates(data):
+    # BN at m = 8: after training, the running estimates differ from the 450 test images' own statistics,
+    # so the eval-mode histograms differ; without normalization the mode changes nothing.
+    for norm, differ in (("bn", True), ("none", False)):
+        setting = ExplorerSetting(depth=2, width=16, steps=20, eval_every=10, batch_size=8, norm=norm)
+        train_mode, eval_mode = run_setting(setting, data), run_setting(replace(setting, histograms="eval"), data)
+        gap = np.abs(eval_mode.hist_end - train_mode.hist_end).max()
+        assert (gap > 1e-3) if differ else (gap == 0), (norm, gap)
+        np.testing.assert_array_equal(eval_mode.test_accuracy, train_mode.test_accuracy)  # eval mode both times
+        np.testing.assert_array_equal(eval_mode.train_loss, train_mode.train_loss)  # the probe does not train
+    # layer_summary follows the mode: BN at step 0 (running estimates 0 and 1) is not centred in eval mode
+    model = build_mlp(ExplorerSetting(norm="bn").mlp_config(), seed=0)
+    assert layer_summary(model, data.x_test, torch.nn.Sigmoid)[1].max() < 1e-10
+    assert layer_summary(model, data.x_test, torch.nn.Sigmoid, batch_statistics=False)[1][1:].min() > 0.1
 
 
 @pytest.mark.parametrize(
@@ -211,7 +267,9 @@ def test_widget_retrains_only_for_new_settings(data):
     pytest.importorskip("ipywidgets")
     cache = ExplorerCache(data)
     box, controls, image = explorer_widget(cache, SMALL)
-    assert set(controls) == {"depth", "activation", "init_std", "batch_size", "lr", "momentum", "norm"}
+    assert list(controls) == [
+        *("depth", "activation", "init_std", "batch_size", "lr", "momentum", "norm", "weight_decay", "histograms")
+    ]
     assert cache.misses == 1 and SMALL in cache  # the initial state is drawn at once
     shown = image.value
     assert shown == ExplorerFigure().png(cache.get(SMALL))
@@ -220,6 +278,11 @@ def test_widget_retrains_only_for_new_settings(data):
     assert image.value != shown
     controls["norm"].value = SMALL.norm  # back: served from the cache, no training
     assert cache.misses == 2 and image.value == shown
+    controls["weight_decay"].value = 0.01
+    controls["histograms"].value = "eval"
+    assert (
+        cache.misses == 4 and ExplorerSetting(**{**SMALL.__dict__, "weight_decay": 0.01, "histograms": "eval"}) in cache
+    )
 
 
 def test_norm_buttons_fit_on_one_line_beside_the_sliders(data):

@@ -1,7 +1,8 @@
 r"""The plumbing of the interactive explorer (lesson 10): one small training run per setting, cached.
 
 An :class:`ExplorerSetting` names everything a student can change (depth, activation, init scale,
-batch size, learning rate :math:`\eta`, momentum, normalization). :func:`run_setting` trains the
+batch size, learning rate :math:`\eta`, momentum, normalization, weight decay, and whether the
+histograms use batch statistics or BN's running estimates). :func:`run_setting` trains the
 MLP ``64 -> width x depth -> 10`` it describes on the digits for 100 SGD steps and keeps what the
 explorer draws: each layer's histogram of pre-activations :math:`z^{[l]}` on the test inputs at
 step 0 and after the last step, and the learning curves. :class:`ExplorerCache` keeps the runs
@@ -47,6 +48,10 @@ ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 NORMS = ("none", "bn", "ln", "gn")
 """Normalization choices, as in :class:`bnlib.lab.models.MLPConfig` ``norm``."""
 
+HISTOGRAMS = ("train", "eval")
+"""How the test inputs are probed for the histograms: in training mode (BN uses the probe batch's own
+statistics) or in eval mode (BN uses its running estimates; none, LN and GN give the same either way)."""
+
 BIN_EDGES = np.linspace(-10.0, 10.0, 81)
 """``(81,)`` edges of the pre-activation histograms; values outside go to the end bins."""
 
@@ -57,6 +62,10 @@ class ExplorerSetting:
 
     ``init_std``: weights :math:`W \\sim N(0, \\text{init\\_std}^2)`, biases 0 (see ``MLPConfig``).
     ``norm`` is placed before every activation. ``seed`` seeds both the weights and the batch order.
+    ``weight_decay``: SGD's L2 penalty :math:`\\lambda`, as ``torch.optim.SGD(weight_decay=...)``
+    (:math:`g + \\lambda\theta`, on every parameter). ``histograms``: one of :data:`HISTOGRAMS`, the mode
+    in which the test inputs are probed for the histograms and the per-layer summaries (the test
+    accuracy is measured in eval mode either way, see :func:`bnlib.lab.training.accuracy`).
     """
 
     depth: int = 4  # number of hidden layers
@@ -70,6 +79,8 @@ class ExplorerSetting:
     steps: int = 100  # SGD updates
     eval_every: int = 10  # measure the test accuracy every this many steps
     seed: int = 0
+    weight_decay: float = 0.0  # lambda, SGD's L2 penalty
+    histograms: str = "train"  # one of HISTOGRAMS
 
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
@@ -80,6 +91,10 @@ class ExplorerSetting:
             raise ValueError(f"need depth >= 1 and width >= 1, got {self.depth} and {self.width}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if not self.weight_decay >= 0:  # also refuses NaN
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.histograms not in HISTOGRAMS:
+            raise ValueError(f"histograms must be one of {HISTOGRAMS}, got {self.histograms!r}")
 
     def mlp_config(self) -> MLPConfig:
         """The :class:`MLPConfig` of this setting (64 inputs, 10 classes), with PyTorch's fused
@@ -101,6 +116,7 @@ class ExplorerSetting:
             eval_every=self.eval_every,
             seed=self.seed,
             momentum=self.momentum,
+            weight_decay=self.weight_decay,
         )
 
 
@@ -154,16 +170,19 @@ class ExplorerRun:
         return int(bad[0]) + 1 if len(bad) else None
 
 
-def layer_summary(model: nn.Module, x: torch.Tensor, activation: type[nn.Module]) -> tuple[np.ndarray, np.ndarray]:
+def layer_summary(
+    model: nn.Module, x: torch.Tensor, activation: type[nn.Module], batch_statistics: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """For every ``activation`` module of ``model``, what its input ``z`` is on ``x`` in training mode
-    (batch statistics), computed on a copy so that ``model`` and its running estimates stay as they are.
+    (batch statistics; eval mode, BN's running estimates, with ``batch_statistics=False``), computed on
+    a copy so that ``model`` and its running estimates stay as they are.
 
     Returns:
         ``(beyond, offset)``: ``(layers, 2)`` share of ``z`` below ``BIN_EDGES[0]`` and above
         ``BIN_EDGES[-1]``; ``(layers,)`` share of the variance of ``z`` that is each unit's mean over the
         examples, ``Var_j(mean_i z_ij) / Var_ij(z_ij)`` (see :class:`ExplorerRun`).
     """
-    work = copy.deepcopy(model).train()
+    work = copy.deepcopy(model).train(batch_statistics)
     caught = []
     hooks = [
         m.register_forward_pre_hook(lambda module, inputs: caught.append(inputs[0].detach().double()))
@@ -191,24 +210,27 @@ class _FirstAndLast:
     def __init__(self, recorder: ActivationRecorder, last: int, model: nn.Module, activation: type[nn.Module]):
         self.recorder, self.last = recorder, last
         self.model, self.activation = model, activation
+        self.batch_statistics = recorder.batch_statistics
         self.summaries: list[tuple[np.ndarray, np.ndarray]] = []
 
     def record(self, step: int, x) -> None:
         if step in (0, self.last):
             self.recorder.record(step, x)
-            self.summaries.append(layer_summary(self.model, x, self.activation))
+            self.summaries.append(layer_summary(self.model, x, self.activation, self.batch_statistics))
 
 
 def run_setting(setting: ExplorerSetting, data: Dataset) -> ExplorerRun:
     """Build the MLP of ``setting`` (seeded by ``setting.seed``), train it on ``data`` and summarise.
 
     Pre-activations are probed on ``data.x_test`` with batch statistics (training mode), as a
-    layer sees its input during training; the probe does not change the model. It runs at step 0
+    layer sees its input during training, or with ``setting.histograms == "eval"`` in eval mode (BN's
+    running estimates, as at test time); the probe does not change the model. It runs at step 0
     and after the last step only (an :class:`ActivationRecorder` for those two steps), while the
     test accuracy is measured every ``eval_every`` steps.
     """
     model = build_mlp(setting.mlp_config(), seed=setting.seed)
-    with ActivationRecorder(model, bin_edges=BIN_EDGES) as recorder:
+    batch_statistics = setting.histograms == "train"
+    with ActivationRecorder(model, bin_edges=BIN_EDGES, batch_statistics=batch_statistics) as recorder:
         first_and_last = _FirstAndLast(recorder, setting.steps, model, ACTIVATIONS[setting.activation])
         history = train(model, data, setting.train_config(), recorder=first_and_last)
     (beyond_start, offset_start), (beyond_end, offset_end) = first_and_last.summaries[0], first_and_last.summaries[-1]
@@ -268,9 +290,12 @@ class ExplorerCache:
 def describe(setting: ExplorerSetting) -> str:
     """A one-line description of a setting for a figure title, e.g. ``"4 x 64 sigmoid, BN, ..."``."""
     norm = {"none": "no normalization", "bn": "BN", "ln": "LN", "gn": "GN"}[setting.norm]
+    extra = (f", weight decay {setting.weight_decay:g}" if setting.weight_decay else "") + (
+        ", eval-mode histograms" if setting.histograms == "eval" else ""
+    )
     return (
         f"{setting.depth} x {setting.width} {setting.activation}, {norm}, init std {setting.init_std:g}, "
-        f"m = {setting.batch_size}, lr {setting.lr:g}, momentum {setting.momentum:g}"
+        f"m = {setting.batch_size}, lr {setting.lr:g}, momentum {setting.momentum:g}{extra}"
     )
 
 
@@ -444,6 +469,18 @@ def explorer_widget(cache: ExplorerCache, initial: ExplorerSetting = ExplorerSet
             style={"button_width": "56px"},
             layout=widgets.Layout(flex="0 0 auto"),
         ),
+        "weight_decay": widgets.Dropdown(
+            options=sorted({0.0, 1e-4, 1e-3, 1e-2, 0.1, initial.weight_decay}),
+            value=initial.weight_decay,
+            description="weight decay",
+        ),
+        "histograms": widgets.ToggleButtons(
+            options=list(HISTOGRAMS),
+            value=initial.histograms,
+            description="histograms",
+            style={"button_width": "56px"},
+            layout=widgets.Layout(flex="0 0 auto"),
+        ),
     }
     for control in controls.values():
         if hasattr(control, "continuous_update"):
@@ -452,11 +489,12 @@ def explorer_widget(cache: ExplorerCache, initial: ExplorerSetting = ExplorerSet
     image = widgets.Image(format="png")
 
     def redraw(**values):
-        setting = replace(initial, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in values.items()})
+        # sliders' floats are rounded (0.1 may arrive as 0.10000000000000002); the dropdown's are exact
+        values = {k: (round(v, 4) if isinstance(v, float) and k != "weight_decay" else v) for k, v in values.items()}
+        setting = replace(initial, **values)
         image.value = figure.png(cache.get(setting))
 
     errors = widgets.interactive_output(redraw, controls)  # shows a redraw's exception, if any
-    box = widgets.VBox(
-        [widgets.HBox(list(controls.values())[:4]), widgets.HBox(list(controls.values())[4:]), image, errors]
-    )
+    rows = [list(controls.values())[i:j] for i, j in ((0, 4), (4, 7), (7, None))]
+    box = widgets.VBox([*(widgets.HBox(row) for row in rows), image, errors])
     return box, controls, image

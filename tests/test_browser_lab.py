@@ -296,7 +296,7 @@ def test_explorer_controls_render_and_three_changes_redraw_the_figure(runs):
     activation = control(page, "widget-dropdown", "activation").locator("select")
     norm = control(page, "widget-toggle-buttons", "norm")
     depth = control(page, "widget-slider", "depth")
-    next_activation = next(o for o in activation.locator("option").all_inner_texts() if o != activation.input_value())
+    next_activation = next(o for o in activation.locator("option").all_text_contents() if o != activation.input_value())
     seconds = {
         f"activation -> {next_activation}": redraw_after(page, lambda: activation.select_option(next_activation)),
         "norm -> the next option": redraw_after(page, lambda: norm.locator("button:not(.mod-active)").first.click()),

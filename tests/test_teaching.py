@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import core_time  # noqa: E402
 
 GUIDE = (ROOT / "TEACHING.md").read_text(encoding="utf-8")
-LESSONS = core_time.lesson_paths()
+LESSONS = core_time.lesson_paths()  # lesson_runs.lesson_paths, as the tool uses it
 EXERCISES = sorted(p.name for p in (ROOT / "exercises" / "source").iterdir() if p.is_dir())
 
 

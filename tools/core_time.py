@@ -24,6 +24,8 @@ import re
 import sys
 from pathlib import Path
 
+from lesson_runs import lesson_paths  # the lessons, in order (this folder is on sys.path when run)
+
 ROOT = Path(__file__).resolve().parent.parent
 WORDS_PER_MINUTE = 100
 CODE_LINES_PER_MINUTE = 6
@@ -82,10 +84,6 @@ def measure(path: Path) -> dict:
         + core["predictions"] * MINUTES_PER_PREDICTION
     )
     return {**core, "minutes": round(minutes), "deep_dives": deep_dives}
-
-
-def lesson_paths() -> list[Path]:
-    return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def table() -> str:

@@ -59,3 +59,51 @@ def test_every_exercise_is_in_the_guide():
     for exercise in EXERCISES:
         assert f"exercises/release/{exercise}/{exercise}.ipynb" in GUIDE, exercise
     assert len(EXERCISES) == 5
+
+
+CORE_MINUTES_AT_MOST = 50  # the series aims at about 45 minutes; the rates are a rule of thumb
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_the_core_path_takes_about_45_minutes(path):
+    minutes = core_time.measure(path)["minutes"]
+    assert minutes <= CORE_MINUTES_AT_MOST, (
+        f"{path.name}: the core path takes {minutes} min by tools/core_time.py (at most "
+        f"{CORE_MINUTES_AT_MOST}): tighten it, or move research-grade parts into '## Deep dive: ...' sections"
+    )
+
+
+def section_headings(path: Path) -> list[str]:
+    """The lesson's ``## `` headings in order; each opens its own markdown cell, one per cell."""
+    import json
+
+    headings = []
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        source = "".join(cell["source"])
+        found = re.findall(r"^## (.+)$", source, re.M)
+        assert len(found) <= 1, f"{path.name}, cell {cell['id']}: one '## ' heading per markdown cell, not {found}"
+        if found:
+            assert source.lstrip().startswith("## "), f"{path.name}, cell {cell['id']}: '## {found[0]}' opens its cell"
+            headings.append(found[0].strip())
+    return headings
+
+
+def kind(heading: str) -> int:
+    """0 core (the Summary included), 1 Try this, 2 a deep dive, 3 Sources."""
+    if heading == "Try this":
+        return 1
+    if heading.lower().startswith("deep dive"):
+        assert heading.startswith("Deep dive: "), f"'## {heading}': a deep dive is headed '## Deep dive: <title>'"
+        return 2
+    return 3 if heading == "Sources" else 0
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_the_deep_dives_come_after_the_core(path):
+    """Core sections, then Try this, then the Deep dives, then Sources last: the core stands alone."""
+    kinds = [kind(h) for h in section_headings(path)]
+    assert kinds.count(1) == 1 and kinds.count(3) == 1, f"{path.name}: one '## Try this' and one '## Sources'"
+    assert kinds == sorted(kinds), f"{path.name}: sections in the order core, Try this, deep dives, Sources"
+    assert kinds[0] == 0 and kinds[-1] == 3, path.name

@@ -30,24 +30,38 @@ precision went (an input rounded, the result rounded at the end, or the computat
 
 A check never raises: a crash, a wrong type or shape, NaN, nbgrader's ``NotImplementedError`` stub,
 or an error inside the comparison itself become messages (only ``KeyboardInterrupt`` and
-``SystemExit`` pass through).
+``SystemExit`` pass through). The one exception is a ``language`` it does not speak.
+
+**Languages.** Every check takes ``language="en"`` or ``language="zh"`` (simplified Chinese) and
+gives its feedback in that language, from one catalogue, :mod:`bnlib.messages`; the verdict, the
+mistake's key and everything else are the same in both.
 
 Pure numpy: ``import bnlib.checks`` does not import torch.
 """
 
 import inspect
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
 
 from .fold import fold_batchnorm
 from .functional import batch_statistics, batchnorm_backward, batchnorm_forward, layernorm_backward, layernorm_forward
+from .messages import LANGUAGES, say
 from .running_stats import update_running_stats
+from .validation import check_choice
 
 RTOL, ATOL = 1e-10, 1e-12  # an answer agrees with bnlib: |answer - correct| <= ATOL + RTOL·|correct|
 F32_RTOL, F32_ATOL = 1e-4, 1e-6  # ... to float32 precision (float32 resolves 1.2e-7 relative)
 FLOAT32_RESOLUTION = float(np.finfo(np.float32).eps)
+
+_LANGUAGE = ContextVar("language", default="en")  # the language of the check that is running
+
+
+def _say(key: str, **fields) -> str:
+    """The message ``key`` of :mod:`bnlib.messages` in the running check's language."""
+    return say(key, _LANGUAGE.get(), **fields)
 
 
 @dataclass(frozen=True)
@@ -59,21 +73,24 @@ class CheckResult:
         passed: True when every case agreed with bnlib and the graded contract holds.
         message: what was checked, or what is wrong, in a student's words.
         mistake: short key of the recognised mistake (e.g. ``"eps_outside_sqrt"``), or None.
+        language: the language of ``message`` and of the verdict, ``"en"`` or ``"zh"``.
     """
 
     exercise: str
     passed: bool
     message: str
     mistake: str | None = None
+    language: str = "en"
 
     def __str__(self) -> str:
-        return f"{self.exercise}: {'PASSED' if self.passed else 'NOT YET'}. {self.message}"
+        verdict = say("passed" if self.passed else "not_yet", self.language)
+        return say("result", self.language, exercise=self.exercise, verdict=verdict, message=self.message)
 
     __repr__ = __str__
 
     def _repr_markdown_(self) -> str:
-        mark = "✅ **passed**" if self.passed else "❌ **not yet**"
-        return f"`{self.exercise}`: {mark}. {self.message}"
+        verdict = say("passed_markdown" if self.passed else "not_yet_markdown", self.language)
+        return say("result_markdown", self.language, exercise=self.exercise, verdict=verdict, message=self.message)
 
     def assert_passed(self) -> None:
         """Raise ``AssertionError`` with the message unless the check passed (the graded cells' test)."""
@@ -87,6 +104,7 @@ class _Wrong(Exception):
     def __init__(self, message: str, mistake: str | None = None):
         super().__init__(message)
         self.message, self.mistake = message, mistake
+        self.broadcast = False  # the student's function failed with a broadcasting error
 
 
 def _text(value, limit: int = 160) -> str:
@@ -148,7 +166,7 @@ class _Contract:
 def _check_signature(fn, contract: _Contract) -> None:
     """Raise a :class:`_Wrong` if ``fn`` cannot be called the way the graded cells call it."""
     if not callable(fn):
-        raise _Wrong(f"expected your function, got {_type_name(fn)}: pass the function itself.", "not_callable")
+        raise _Wrong(_say("not_callable", kind=_type_name(fn)), "not_callable")
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):  # a builtin or C function: nothing to inspect, the calls will tell
@@ -160,10 +178,14 @@ def _check_signature(fn, contract: _Contract) -> None:
             names = [p for p in signature.parameters][:positional]
             shown = ", ".join(names + [f"{k}=..." for k in keywords])
             raise _Wrong(
-                f"the graded cells call your function with {positional} positional arguments"
-                + (f" and {', '.join(keywords)} by name" if keywords else "")
-                + f" ({shown}), and it cannot be called that way: {_text(error)}. "
-                f"Keep the exercise's signature: `def {contract.signature}`.",
+                _say(
+                    "signature_keywords" if keywords else "signature_positional",
+                    positional=positional,
+                    keywords=", ".join(keywords),
+                    shown=shown,
+                    error=_text(error),
+                    signature=contract.signature,
+                ),
                 "signature",
             ) from None
     for name, default in contract.defaults.items():
@@ -171,8 +193,13 @@ def _check_signature(fn, contract: _Contract) -> None:
         if parameter is not None and parameter.default is not inspect.Parameter.empty:
             if not (isinstance(parameter.default, (int, float)) and parameter.default == default):
                 raise _Wrong(
-                    f"`{name}` defaults to {_text(parameter.default)}; the graded cells rely on the "
-                    f"exercise's default, `{name}={default}`: keep `def {contract.signature}`.",
+                    _say(
+                        "signature_default",
+                        name=name,
+                        value=_text(parameter.default),
+                        default=default,
+                        signature=contract.signature,
+                    ),
                     "signature",
                 )
 
@@ -196,14 +223,13 @@ def _call(fn: Callable, contract: _Contract, inputs: dict) -> _Called:
         with np.errstate(all="ignore"):
             value = fn(*positional, **keywords)
     except NotImplementedError:
-        raise _Wrong(
-            "not implemented yet: replace `raise NotImplementedError()` with your code.", "not_implemented"
-        ) from None
+        raise _Wrong(_say("not_implemented"), "not_implemented") from None
     except Exception as error:  # noqa: BLE001 -- the student's bug, reported
-        hint = ""
-        if "broadcast" in _text(error, 10_000):
-            hint = " " + _BROADCAST_HINTS[contract.signature.split("(")[0]]
-        raise _Wrong(f"your function raised {type(error).__name__}: {_text(error)}.{hint}", "raised") from None
+        broadcast = "broadcast" in _text(error, 10_000)
+        hint = _say(_BROADCAST_HINTS[contract.signature.split("(")[0]]) if broadcast else ""
+        wrong = _Wrong(_say("raised", kind=type(error).__name__, error=_text(error), hint=hint), "raised")
+        wrong.broadcast = broadcast
+        raise wrong from None
     changed = [
         k
         for k, v in inputs.items()
@@ -213,24 +239,13 @@ def _call(fn: Callable, contract: _Contract, inputs: dict) -> _Called:
     return _Called(value, changed)
 
 
-_BN_BROADCAST = (
-    "A broadcasting error usually means a statistic or γ/β has the wrong shape: for (N, C) input a "
-    "per-channel vector has shape (C,); for (N, C, H, W) input it must be reshaped to (1, C, 1, 1) "
-    "before it meets x."
-)
-_LN_BROADCAST = (
-    "A broadcasting error usually means a per-example statistic lost its axis: `x.mean(axis=1)` has "
-    "shape (N,) and must be (N, 1) to meet x (`keepdims=True`); γ and β have shape (D,) and broadcast "
-    "along the rows as they are."
-)
-_BROADCAST_HINTS = {
-    "batchnorm_forward": _BN_BROADCAST,
-    "running_update": _BN_BROADCAST,
-    "batchnorm_backward": _BN_BROADCAST,
-    "fold": "A broadcasting error usually means s is applied on the wrong axis: s has shape (out,), "
-    "and row c of W (shape (out, in)) is multiplied by s_c: `W * s[:, None]`.",
-    "layernorm_forward": _LN_BROADCAST,
-    "layernorm_backward": _LN_BROADCAST,
+_BROADCAST_HINTS = {  # the exercise's function -> the message that explains a broadcasting error in it
+    "batchnorm_forward": "broadcast_bn",
+    "running_update": "broadcast_bn",
+    "batchnorm_backward": "broadcast_bn",
+    "fold": "broadcast_fold",
+    "layernorm_forward": "broadcast_ln",
+    "layernorm_backward": "broadcast_ln",
 }
 
 
@@ -238,36 +253,23 @@ def _unchanged(called: _Called) -> None:
     """Raise a :class:`_Wrong` if the student's function changed an array it was given."""
     if called.changed:
         name = called.changed[0]
-        raise _Wrong(
-            f"your function changed its argument `{name}` in place (an augmented assignment such as "
-            f"`{name} *= ...` or `{name} -= ...`, a slice assignment `{name}[...] = ...`, or `out=`). "
-            "The exercise asks you to leave the arrays you are given unchanged: the caller still "
-            f"holds them and the graded cells reuse them. Compute a new array: `new = {name} * ...` "
-            "makes one.",
-            "in_place",
-        )
+        raise _Wrong(_say("in_place", name=name), "in_place")
 
 
 def _single(value, what: str):
     """The graded cells use the returned value as one array: refuse a tuple, such as CS231n's (y, cache)."""
     if isinstance(value, tuple):
-        raise _Wrong(
-            f"return {what} only, not ({what}, cache): the graded cells use what your function returns "
-            f"as the array {what} (`{what}.shape`). CS231n's assignment returns a cache for its "
-            f"backward pass; here the backward pass is its own exercise. Got a tuple of length {len(value)}.",
-            "returned_tuple",
-        )
+        raise _Wrong(_say("returned_tuple", what=what, length=len(value)), "returned_tuple")
     return value
 
 
 def _unpack(value, n: int, names: str):
     if not isinstance(value, (tuple, list)) or len(value) != n:
-        raise _Wrong(
-            f"return a tuple {names}; got {_type_name(value)}"
-            + (f" of length {len(value)}" if isinstance(value, (tuple, list)) else "")
-            + ".",
-            "wrong_return",
-        )
+        if isinstance(value, (tuple, list)):
+            raise _Wrong(
+                _say("wrong_return_length", names=names, kind=_type_name(value), length=len(value)), "wrong_return"
+            )
+        raise _Wrong(_say("wrong_return", names=names, kind=_type_name(value)), "wrong_return")
     return value
 
 
@@ -276,28 +278,23 @@ def _as_array(value, what: str, shape) -> np.ndarray:
     if not isinstance(value, np.ndarray):
         kind = _type_name(value)
         if value is None:
-            advice = "did you forget `return`?"
+            advice = _say("advice_return")
         elif kind.startswith("torch."):
-            advice = "return a numpy array (`.detach().numpy()`, or compute with numpy from the start)."
+            advice = _say("advice_torch")
         elif isinstance(value, (list, tuple)):
-            advice = f"return a numpy array, e.g. `np.array(...)`, shaped {tuple(shape)}."
+            advice = _say("advice_list", shape=tuple(shape))
         else:
-            advice = f"return a numpy array of shape {tuple(shape)}."
-        raise _Wrong(f"{what} should be a numpy array of shape {tuple(shape)}, got {kind}: {advice}", "wrong_type")
+            advice = _say("advice_array", shape=tuple(shape))
+        raise _Wrong(_say("not_an_array", what=what, shape=tuple(shape), kind=kind, advice=advice), "wrong_type")
     if value.dtype.kind != "f":
-        raise _Wrong(
-            f"{what} has dtype {value.dtype}; return floating-point numbers (float64, like the inputs).",
-            "wrong_type",
-        )
+        raise _Wrong(_say("wrong_dtype", what=what, dtype=value.dtype), "wrong_type")
     if value.shape != tuple(shape):
-        raise _Wrong(f"{what} has shape {value.shape}, expected {tuple(shape)}.", "wrong_shape")
+        raise _Wrong(_say("wrong_shape", what=what, got=value.shape, shape=tuple(shape)), "wrong_shape")
     finite = np.isfinite(value)
     if not np.all(finite):
         first = tuple(int(i) for i in np.argwhere(~finite)[0])
         raise _Wrong(
-            f"{what} contains NaN or inf ({int((~finite).sum())} of {value.size} values, the first at "
-            f"index {first}): look for a division by zero or the square root of a negative number.",
-            "not_finite",
+            _say("not_finite", what=what, count=int((~finite).sum()), size=value.size, first=first), "not_finite"
         )
     return value
 
@@ -315,16 +312,14 @@ def _where(error: np.ndarray, layout: str) -> str:
     (LN data ``(N, D)``: the row is the example; or a ``(D,)`` vector of features).
     """
     index = np.unravel_index(int(np.argmax(error)), error.shape)
-    peak = f"off by up to {float(error.max()):.2g} there"
+    peak = float(error.max())
     if layout == "channel":
-        return f"It shows most in channel {int(index[1] if error.ndim > 1 else index[0])} ({peak})."
+        return _say("where_channel", channel=int(index[1] if error.ndim > 1 else index[0]), error=peak)
     if layout == "row":
-        if error.ndim > 1:
-            return f"It shows most in row {int(index[0])} of W, the weights of output feature {int(index[0])} ({peak})."
-        return f"It shows most in output feature {int(index[0])} ({peak})."
+        return _say("where_weight_row" if error.ndim > 1 else "where_output_feature", row=int(index[0]), error=peak)
     if error.ndim > 1:
-        return f"It shows most in example {int(index[0])} (row {int(index[0])}), feature {int(index[1])} ({peak})."
-    return f"It shows most in feature {int(index[0])} ({peak})."
+        return _say("where_example", example=int(index[0]), feature=int(index[1]), error=peak)
+    return _say("where_feature", feature=int(index[0]), error=peak)
 
 
 def _float32_message(what, case, answer, correct, layout, reference, inputs) -> str:
@@ -337,30 +332,16 @@ def _float32_message(what, case, answer, correct, layout, reference, inputs) -> 
             if isinstance(value, np.ndarray) and reference is not None:
                 rounded = dict(inputs, **{name: value.astype(np.float32).astype(np.float64)})
                 if _close(answer, reference(rounded), rtol=RTOL):
-                    source = (
-                        f"The returned array is float64, but `{name}` was rounded to float32 on the way in "
-                        f"(`{name}.astype(np.float32)`, `np.float32(...)`, or a float32 torch tensor): "
-                        "that rounding is all of the difference."
-                    )
+                    source = _say("float32_input_rounded", name=name)
                     break
-        source = source or (
-            "The returned array is float64, so a step in the middle ran in float32 (look for "
-            "`np.float32`, `astype(np.float32)`, `dtype=np.float32`, or a torch tensor in its default float32)."
-        )
+        source = source or _say("float32_middle")
     elif np.array_equal(answer, correct.astype(answer.dtype)):
-        source = (
-            f"Your computation is exact: only the result is rounded, to {answer.dtype}, at the end "
-            "(`.astype(...)`, or an output array made with a float32 dtype)."
-        )
+        source = _say("float32_rounded_at_end", dtype=answer.dtype)
     else:
-        source = (
-            f"The returned array is {answer.dtype}, and the computation ran in {answer.dtype}: an input "
-            "was converted, or an array was made with that dtype, and every later step kept its precision."
-        )
-    return (
-        f"{what} is right to float32 precision only, for {case} input: it differs from the float64 answer "
-        f"by up to {relative:.1g} relative (float32 resolves {FLOAT32_RESOLUTION:.1g}). {_where(error, layout)} "
-        f"{source} Compute in float64, the dtype of the inputs: the graded tests compare to 1e-10."
+        source = _say("float32_throughout", dtype=answer.dtype)
+    where = _where(error, layout)
+    return _say(
+        "float32", what=what, case=case, relative=relative, resolution=FLOAT32_RESOLUTION, where=where, source=source
     )
 
 
@@ -380,44 +361,32 @@ def _diagnose(answer, correct, mistakes, what: str, case: str, layout: str, refe
         error = np.abs(value - correct)
         for key, (candidate, message) in mistakes.items():
             if candidate is not None and _close(value, candidate, *tolerance):
-                raise _Wrong(f"{what} is wrong for {case} input. {message} {_where(error, layout)}", key)
-        raise _Wrong(
-            f"{what} is wrong for {case} input: it differs from the correct value by up to "
-            f"{float(error.max()):.2g}. {_where(error, layout)} Check each step against the equations above.",
-            "wrong_values",
-        )
+                raise _Wrong(
+                    _say("wrong_known", what=what, case=case, message=message, where=_where(error, layout)), key
+                )
+        where = _where(error, layout)
+        raise _Wrong(_say("wrong_values", what=what, case=case, error=float(error.max()), where=where), "wrong_values")
 
 
-def _run(exercise: str, cases: Callable[[], str]) -> CheckResult:
+def _run(exercise: str, cases: Callable[[], str], language: str) -> CheckResult:
+    """Run ``cases`` with its messages in ``language``; its summary or first :class:`_Wrong` is the result."""
+    check_choice(language, "language", LANGUAGES)
+    token = _LANGUAGE.set(language)
     try:
         summary = cases()
     except _Wrong as wrong:
-        return CheckResult(exercise, False, wrong.message, wrong.mistake)
+        return CheckResult(exercise, False, wrong.message, wrong.mistake, language)
     except Exception as error:  # noqa: BLE001 -- the promise: a check never raises
-        return CheckResult(
-            exercise,
-            False,
-            f"the check could not use what your function returned ({type(error).__name__}: {_text(error)}). "
-            "Return numpy arrays of the shapes the exercise asks for.",
-            "unusable",
-        )
-    return CheckResult(exercise, True, summary)
+        message = _say("unusable", kind=type(error).__name__, error=_text(error))
+        return CheckResult(exercise, False, message, "unusable", language)
+    finally:
+        _LANGUAGE.reset(token)
+    return CheckResult(exercise, True, summary, language=language)
 
 
 def _eps_ignored(reference, inputs) -> tuple:
     """The answer of a function that uses the default ε = 1e-5 instead of the ``eps`` it is given."""
-    return (
-        reference(dict(inputs, eps=1e-5)),
-        f"Your function ignores the `eps` it is given: the check passes eps={inputs['eps']}, and your answer "
-        "is the one for 1e-5. Use the argument, not a number of your own.",
-    )
-
-
-# ---------------------------------------------------------------- the derivation's lines, as quoted
-_LINE_MU = "μ_B = (1/m) Σ x_i"
-_LINE_VAR = "σ²_B = (1/m) Σ (x_i − μ_B)²"
-_LINE_XHAT = "x̂ = (x − μ_B) / √(σ²_B + ε)"
-_LINE_Y = "y = γ·x̂ + β"
+    return reference(dict(inputs, eps=1e-5)), _say("eps_ignored", eps=inputs["eps"])
 
 
 # ---------------------------------------------------------------- exercise 1: forward
@@ -436,43 +405,35 @@ def _forward_variants(x, gamma, beta, eps):
     mistakes = {
         "channel_axis": (
             g * norm(*wrong_axes) + b,
-            f"Your statistics are taken over the channels of each example ({_LINE_MU} sums the wrong "
-            "axis). BN takes one mean and one variance per channel, over the batch: `x.mean(axis=0)` "
-            "for (N, C) input.",
+            _say("forward_channel_axis"),
         ),
         "not_over_hw": (
             g * norm(*no_hw) + b if nd > 2 else None,
-            f"Your statistics are per channel *and* per pixel position ({_LINE_MU} with m = N): for "
-            "(N, C, H, W) input a channel's statistics pool the batch and all positions, m = N·H·W, "
-            "`x.mean(axis=(0, 2, 3), keepdims=True)`.",
+            _say("forward_not_over_hw"),
         ),
         "shared_scalar": (
             g * norm(x.mean(), x.var()) + b,
-            "You use one mean and one variance for the whole input. BN keeps one of each "
-            "per channel, so that every channel is normalised on its own.",
+            _say("forward_shared_scalar"),
         ),
         "unbiased_variance": (
             g * norm(mu, x.var(axis=axes, ddof=1, keepdims=True)) + b,
-            f"You normalise with the unbiased variance (dividing by m - 1). Training-mode BN "
-            f"uses the biased batch variance, {_LINE_VAR}; the unbiased one is only for "
-            "the running estimate.",
+            _say("forward_unbiased_variance"),
         ),
         "eps_outside_sqrt": (
             g * norm(mu, var, eps_inside=False) + b,
-            f"ε is added outside the square root, (x - μ) / (√σ² + ε). It belongs inside: {_LINE_XHAT}. "
-            "The two differ when a channel's variance is small, as in this check's third channel.",
+            _say("forward_eps_outside_sqrt"),
         ),
         "no_sqrt": (
             g * (x - mu) / (var + eps) + b,
-            f"You divide by the variance plus ε, not by its square root: {_LINE_XHAT}.",
+            _say("forward_no_sqrt"),
         ),
         "gamma_beta_not_applied": (
             norm(mu, var),
-            f"Your output is x̂ itself: γ and β are not applied. The output is {_LINE_Y}.",
+            _say("forward_gamma_beta_not_applied"),
         ),
         "gamma_beta_swapped": (
             b * norm(mu, var) + g,
-            f"γ and β are swapped: γ scales x̂ and β shifts it, {_LINE_Y}.",
+            _say("forward_gamma_beta_swapped"),
         ),
     }
     return correct, mistakes
@@ -481,7 +442,7 @@ def _forward_variants(x, gamma, beta, eps):
 _FORWARD = _Contract("batchnorm_forward(x, gamma, beta, eps=1e-5)", ((4, ()), (3, ("eps",))), ("eps",), {})
 
 
-def check_batchnorm_forward(fn) -> CheckResult:
+def check_batchnorm_forward(fn, language: str = "en") -> CheckResult:
     r"""Check ``fn(x, gamma, beta, eps=1e-5) -> y``, training-mode BN forward.
 
     .. math:: \mu_B = \tfrac1m \sum_i x_i,\ \sigma^2_B = \tfrac1m \sum_i (x_i - \mu_B)^2,\
@@ -502,19 +463,16 @@ def check_batchnorm_forward(fn) -> CheckResult:
             x = _channel_data(shape, rng)
             inputs = {"x": x, "gamma": GAMMA, "beta": BETA, "eps": EPS}
             called = _call(fn, _FORWARD, inputs)
-            answer = _as_array(_single(called.value, "y"), "the output y", x.shape)
+            answer = _as_array(_single(called.value, "y"), _say("what_y"), x.shape)
             _, mistakes = _forward_variants(x, GAMMA, BETA, EPS)
             mistakes["eps_ignored"] = _eps_ignored(reference, inputs)
             _diagnose(
-                answer, reference(inputs), mistakes, "the output y", _describe(shape), "channel", reference, inputs
+                answer, reference(inputs), mistakes, _say("what_y"), _describe(shape), "channel", reference, inputs
             )
             _unchanged(called)
-        return (
-            "(N, C) and (N, C, H, W) inputs agree with bnlib, including a channel with a tiny "
-            "variance (ε inside the square root) and γ, β applied per channel."
-        )
+        return _say("forward_passed")
 
-    return _run("batchnorm_forward", cases)
+    return _run("batchnorm_forward", cases, language)
 
 
 # ---------------------------------------------------------------- exercise 2: running statistics
@@ -542,26 +500,14 @@ def _statistic_shape(shapes, x_shape) -> None:
     """Raise a :class:`_Wrong` naming the mistake if a returned statistic's shape shows wrong axes."""
     for what, shape_now in zip(("new_mean", "new_var"), shapes):
         if len(x_shape) > 2 and shape_now in (x_shape[1:], (1,) + x_shape[1:]):
-            raise _Wrong(
-                f"{what} has shape {shape_now}: the statistics of (N, C, H, W) input were not "
-                "reduced over H and W. Reduce over axes (0, 2, 3) to get one value per channel.",
-                "not_over_hw",
-            )
+            raise _Wrong(_say("statistic_not_over_hw", what=what, shape=shape_now), "not_over_hw")
         if shape_now in ((x_shape[0],), (x_shape[0], 1)):
-            raise _Wrong(
-                f"{what} has one value per example: the statistics were taken over the channels "
-                "instead of over the batch (axis 0).",
-                "channel_axis",
-            )
+            raise _Wrong(_say("statistic_channel_axis", what=what), "channel_axis")
         if shape_now == ():
-            raise _Wrong(
-                f"{what} is a single number: one statistic is shared by all channels. Keep one "
-                "per channel, shape (C,).",
-                "shared_scalar",
-            )
+            raise _Wrong(_say("statistic_shared_scalar", what=what), "shared_scalar")
 
 
-def check_running_update(fn) -> CheckResult:
+def check_running_update(fn, language: str = "en") -> CheckResult:
     r"""Check ``fn(running_mean, running_var, x, momentum=0.1) -> (new_mean, new_var)``, PyTorch's update.
 
     .. math:: \hat\mu \leftarrow (1 - \text{momentum})\,\hat\mu + \text{momentum}\cdot\mu_B,\qquad
@@ -585,7 +531,7 @@ def check_running_update(fn) -> CheckResult:
             try:
                 called = _call(fn, _RUNNING, inputs)
             except _Wrong as wrong:
-                if "broadcast" in wrong.message:  # a statistic of the wrong shape met the (C,) estimates:
+                if wrong.broadcast:  # a statistic of the wrong shape met the (C,) estimates:
                     _statistic_shape(_probe_shapes(fn, x, momentum), x.shape)  # find out which, from a probe
                 raise
             answer = _unpack(called.value, 2, "(new_mean, new_var)")
@@ -599,22 +545,19 @@ def check_running_update(fn) -> CheckResult:
                 mu_i, var_i = batch_statistics(i["x"])
                 return update_running_stats(i["running_mean"], i["running_var"], mu_i, var_i, m, momentum)[which]
 
-            blend = "(1 - momentum)·old + momentum·batch"
             _diagnose(
                 got_mean,
                 new_mean,
                 {
                     "momentum_reversed": (
                         k * RUNNING_MEAN + r * mu,
-                        "The momentum weights are reversed: in PyTorch `momentum` is the weight "
-                        f"of the *new* batch, new = {blend}.",
+                        _say("running_mean_momentum_reversed"),
                     ),
-                    "no_update": (RUNNING_MEAN, "The running mean did not change: return the updated estimate."),
-                    "batch_only": (mu, f"You return the batch mean itself: blend it with the old estimate, {blend}."),
+                    "no_update": (RUNNING_MEAN, _say("running_mean_no_update")),
+                    "batch_only": (mu, _say("running_mean_batch_only")),
                     "shared_scalar": (
                         np.full(shape[1], x.mean()) * k + r * RUNNING_MEAN,
-                        "Every channel got the same batch mean: one statistic is shared by all "
-                        "channels. Take the mean per channel.",
+                        _say("running_mean_shared_scalar"),
                     ),
                 },
                 "new_mean",
@@ -629,21 +572,18 @@ def check_running_update(fn) -> CheckResult:
                 {
                     "biased_variance": (
                         r * RUNNING_VAR + k * var,
-                        "The running variance uses the biased batch variance (dividing by m). "
-                        "PyTorch stores the unbiased one: multiply by m / (m - 1), with m = N "
-                        "for (N, C) input and N·H·W for (N, C, H, W).",
+                        _say("running_var_biased"),
                     ),
                     "bessel_with_n": (
                         r * RUNNING_VAR + k * var * shape[0] / (shape[0] - 1) if len(shape) > 2 else None,
-                        "The Bessel factor uses N / (N - 1), but a channel of (N, C, H, W) input "
-                        "has m = N·H·W values: use m / (m - 1).",
+                        _say("running_var_bessel_with_n"),
                     ),
                     "momentum_reversed": (
                         k * RUNNING_VAR + r * unbiased,
-                        f"The momentum weights of the variance are reversed: new = {blend}.",
+                        _say("running_var_momentum_reversed"),
                     ),
-                    "no_update": (RUNNING_VAR, "The running variance did not change: return the updated estimate."),
-                    "batch_only": (unbiased, "You return the batch variance itself: blend it with the old estimate."),
+                    "no_update": (RUNNING_VAR, _say("running_var_no_update")),
+                    "batch_only": (unbiased, _say("running_var_batch_only")),
                 },
                 "new_var",
                 _describe(shape),
@@ -652,17 +592,12 @@ def check_running_update(fn) -> CheckResult:
                 inputs,
             )
             _unchanged(called)
-        return (
-            "(N, C) and (N, C, H, W) inputs agree with PyTorch's convention: momentum weighs the new "
-            "batch, and the running variance is the unbiased one, m / (m - 1) · σ²_B; the estimates "
-            "you were given are left unchanged."
-        )
+        return _say("running_passed")
 
-    return _run("running_update", cases)
+    return _run("running_update", cases, language)
 
 
 # ---------------------------------------------------------------- exercises 3 and 5: backward
-_LINE_DX = "∂L/∂x_i = ∂L/∂x̂_i/√(σ²_B + ε) + ∂L/∂σ²_B·2(x_i − μ_B)/m + ∂L/∂μ_B/m"
 
 
 def _normalized(x, axes, eps, ddof=0):
@@ -692,22 +627,19 @@ def _backward_variants(dy, x, gamma, eps, stat_axes, param_axes, gamma_shape):
     dx_mistakes = {
         "missing_var_path": (
             inv_std * (g - g.mean(axis=stat_axes, keepdims=True)),
-            f"dx misses the terms through σ²_B: σ² depends on every x, so the line {_LINE_DX} needs its "
-            "middle term ∂L/∂σ²·2(x − μ)/m.",
+            _say("backward_missing_var_path"),
         ),
         "missing_mean_path": (
             inv_std * (g - x_hat * (g * x_hat).mean(axis=stat_axes, keepdims=True)),
-            f"dx misses the terms through μ_B: μ depends on every x, so the line {_LINE_DX} needs its "
-            "last term ∂L/∂μ/m.",
+            _say("backward_missing_mean_path"),
         ),
         "no_statistics_path": (
             inv_std * g,
-            "dx treats μ_B and σ²_B as constants (dx = γ·dy/√(σ² + ε), the first term of "
-            f"{_LINE_DX} only). In training mode they depend on x: add the paths through μ and σ².",
+            _say("backward_no_statistics_path"),
         ),
         "gamma_forgotten": (
             _compact_dx(dy, x_hat, inv_std, stat_axes),
-            "dx forgets γ: the line ∂L/∂x̂_i = γ·dy_i is missing, so dy reaches x̂ unscaled.",
+            _say("backward_gamma_forgotten"),
         ),
         "unbiased_variance": (
             iu
@@ -716,15 +648,14 @@ def _backward_variants(dy, x, gamma, eps, stat_axes, param_axes, gamma_shape):
                 - g.mean(axis=stat_axes, keepdims=True)
                 - xu * (g * xu).mean(axis=stat_axes, keepdims=True) * m / (m - 1)
             ),
-            "The forward pass behind your dx uses the unbiased variance (m − 1 in "
-            f"{_LINE_VAR}); training-mode normalisation uses the biased one, dividing by m.",
+            _say("backward_unbiased_variance"),
         ),
     }
     dgamma_mistakes = {
-        "dgamma_dbeta_swapped": (dbeta, "dγ and dβ are swapped: dβ = Σ dy and dγ = Σ dy·x̂."),
-        "dgamma_uses_x": ((dy * x).sum(axis=param_axes), "dγ uses x where it needs x̂: y = γ·x̂ + β, so dγ = Σ dy·x̂."),
+        "dgamma_dbeta_swapped": (dbeta, _say("backward_dgamma_dbeta_swapped")),
+        "dgamma_uses_x": ((dy * x).sum(axis=param_axes), _say("backward_dgamma_uses_x")),
     }
-    dbeta_mistakes = {"dgamma_dbeta_swapped": (dgamma, "dγ and dβ are swapped: dβ = Σ dy and dγ = Σ dy·x̂.")}
+    dbeta_mistakes = {"dgamma_dbeta_swapped": (dgamma, _say("backward_dgamma_dbeta_swapped"))}
     return (correct, dgamma, dbeta), (dx_mistakes, dgamma_mistakes, dbeta_mistakes)
 
 
@@ -753,7 +684,7 @@ def _check_gradients(fn, contract, inputs, reference, known, shapes, case, layou
     )
 
 
-def check_batchnorm_backward(fn) -> CheckResult:
+def check_batchnorm_backward(fn, language: str = "en") -> CheckResult:
     r"""Check ``fn(dy, x, gamma, beta, eps=1e-5) -> (dx, dgamma, dbeta)``, the training-mode BN backward.
 
     .. math:: \frac{\partial L}{\partial x} = \frac{1}{\sqrt{\sigma^2_B+\epsilon}}\Big(\hat g
@@ -782,38 +713,27 @@ def check_batchnorm_backward(fn) -> CheckResult:
                 x_hat, inv_std = _normalized(x, axes, EPS)
                 known[0]["m_is_n"] = (
                     _compact_dx(dy * _per_channel(GAMMA, x.ndim), x_hat, inv_std, axes, m=n),
-                    f"The terms through μ_B and σ²_B divide by m = N = {n}, but a channel of (N, C, H, W) "
-                    f"input has m = N·H·W = {x.size // shape[1]} values: in {_LINE_DX}, m counts every "
-                    "value of the channel (`m = x.size // x.shape[1]`).",
+                    _say("backward_m_is_n", n=n, m=x.size // shape[1]),
                 )
             called, answer, diagnose = _check_gradients(
                 fn, _BACKWARD, inputs, reference, known, (shape, (3,), (3,)), _describe(shape), "channel"
             )
             for what, value in zip(("dgamma", "dbeta"), answer[1:]):
                 if len(shape) > 2 and np.shape(value) == shape[1:]:
-                    raise _Wrong(
-                        f"{what} has shape {np.shape(value)}: for (N, C, H, W) input sum over the "
-                        "batch and over H and W, axes (0, 2, 3).",
-                        "not_over_hw",
-                    )
+                    raise _Wrong(_say("backward_param_not_over_hw", what=what, shape=np.shape(value)), "not_over_hw")
             for k in range(3):
                 diagnose(k, answer[k])
             _unchanged(called)
-        return (
-            "dx, dγ and dβ agree with bnlib for (N, C) and (N, C, H, W) inputs, including the paths "
-            "through μ_B and σ²_B."
-        )
+        return _say("backward_passed")
 
-    return _run("batchnorm_backward", cases)
+    return _run("batchnorm_backward", cases, language)
 
 
 # ---------------------------------------------------------------- exercise 4: folding
 _FOLD = _Contract("fold(W, b, gamma, beta, mean, var, eps=1e-5)", ((6, ("eps",)), (6, ())), ("eps",), {"eps": 1e-5})
-_LINE_S = "s = γ / √(var + ε)"
-_LINE_B = "b' = s·(b − mean) + β"
 
 
-def check_fold_batchnorm(fn) -> CheckResult:
+def check_fold_batchnorm(fn, language: str = "en") -> CheckResult:
     r"""Check ``fn(W, b, gamma, beta, mean, var, eps=1e-5) -> (W_folded, b_folded)``.
 
     For ``y = x @ W.T + b`` (``W`` of shape ``(out, in)``, the others ``(out,)``) followed by
@@ -841,24 +761,23 @@ def check_fold_batchnorm(fn) -> CheckResult:
             s_no_eps, s_var, s_outside = GAMMA / np.sqrt(var), GAMMA / (var + EPS), GAMMA / (np.sqrt(var) + EPS)
             called = _call(fn, _FOLD, inputs)
             answer = _unpack(called.value, 2, "(W_folded, b_folded)")
-            case = f"a {shape[0]}x{shape[1]} weight"
+            case = _say("case_weight", rows=shape[0], columns=shape[1])
             got_W = _as_array(answer[0], "W_folded", shape)
             got_b = _as_array(answer[1], "b_folded", (3,))
-            outside = f"ε is added outside the square root, s = γ / (√var + ε); it belongs inside: {_LINE_S}."
+            outside = _say("fold_eps_outside_sqrt")
             _diagnose(
                 got_W,
                 W_ref,
                 {
                     "scale_on_inputs": (
                         W * s[None, :] if shape[0] == shape[1] else None,
-                        "W is scaled along its columns (inputs). BN scales each *output* "
-                        "feature, so row c of W is multiplied by s_c: W' = diag(s)·W, `W * s[:, None]`.",
+                        _say("fold_scale_on_inputs"),
                     ),
-                    "std_without_eps": (W * s_no_eps[:, None], f"The scale uses √var without ε: {_LINE_S}."),
+                    "std_without_eps": (W * s_no_eps[:, None], _say("fold_std_without_eps")),
                     "eps_outside_sqrt": (W * s_outside[:, None], outside),
                     "var_not_std": (
                         W * s_var[:, None],
-                        f"The scale divides by the variance, not the standard deviation: {_LINE_S}.",
+                        _say("fold_var_not_std"),
                     ),
                 },
                 "W_folded",
@@ -873,20 +792,18 @@ def check_fold_batchnorm(fn) -> CheckResult:
                 {
                     "forgot_bias": (
                         BETA - s * mean,
-                        f"b_folded forgets the layer's own bias b: the BN input is x @ W.T + b, so {_LINE_B}.",
+                        _say("fold_forgot_bias"),
                     ),
                     "mean_sign": (
                         s * (b + mean) + BETA,
-                        "b_folded adds the mean: BN subtracts it, BN(z) = s·(z − mean) + β, and z = "
-                        f"x @ W.T + b gives {_LINE_B} (a sign error in the line that collects the constants).",
+                        _say("fold_mean_sign"),
                     ),
-                    "std_without_eps": (s_no_eps * (b - mean) + BETA, f"The scale uses √var without ε: {_LINE_S}."),
+                    "std_without_eps": (s_no_eps * (b - mean) + BETA, _say("fold_std_without_eps")),
                     "eps_outside_sqrt": (s_outside * (b - mean) + BETA, outside),
-                    "forgot_beta": (s * (b - mean), f"b_folded forgets β: {_LINE_B}."),
+                    "forgot_beta": (s * (b - mean), _say("fold_forgot_beta")),
                     "bias_not_scaled": (
                         b + BETA - s * mean,
-                        "The layer's bias b is not scaled: it passes through BN like the rest of the "
-                        f"pre-activation, {_LINE_B}.",
+                        _say("fold_bias_not_scaled"),
                     ),
                 },
                 "b_folded",
@@ -896,12 +813,9 @@ def check_fold_batchnorm(fn) -> CheckResult:
                 inputs,
             )
             _unchanged(called)
-        return (
-            "W' and b' agree with bnlib for a square and a rectangular weight, with ε inside the "
-            "square root and the bias carried through."
-        )
+        return _say("fold_passed")
 
-    return _run("fold_batchnorm", cases)
+    return _run("fold_batchnorm", cases, language)
 
 
 # ---------------------------------------------------------------- exercise 5: layer normalization
@@ -922,11 +836,10 @@ _LN_FORWARD = _Contract(
 _LN_BACKWARD = _Contract(
     "layernorm_backward(dy, x, gamma, beta, eps=1e-5)", ((4, ()), (4, ("eps",))), ("eps",), {"eps": 1e-5}
 )
-_LN_LINE_MU = "μ_i = (1/D) Σ_j x_ij"
 
 
 def _ln_describe(shape) -> str:
-    return f"({shape[0]}, {shape[1]}) " + ("square" if shape[0] == shape[1] else "rectangular")
+    return _say("case_square" if shape[0] == shape[1] else "case_rectangular", rows=shape[0], columns=shape[1])
 
 
 def _layernorm_variants(x, gamma, beta, eps):
@@ -939,40 +852,35 @@ def _layernorm_variants(x, gamma, beta, eps):
     mistakes = {
         "batch_axis": (
             gamma * bn_hat + beta,
-            f"Your statistics are taken over the batch (axis 0), one per feature: that is BN. LN "
-            f"normalises each example over its own features, {_LN_LINE_MU}: `x.mean(axis=1, keepdims=True)`.",
+            _say("layernorm_batch_axis"),
         ),
         "params_per_example": (
             gamma[:, None] * x_hat + beta[:, None] if square else None,
-            "γ and β are applied per example (one value per row). They are per feature, shape (D,), "
-            "and broadcast along the rows as they are: y_ij = γ_j·x̂_ij + β_j, `gamma * x_hat + beta`.",
+            _say("layernorm_params_per_example"),
         ),
         "keepdims_lost": (
             gamma * (x - mu.T) / np.sqrt(var.T + eps) + beta if square else None,
-            "Your per-example statistics (shape (N,)) met x along the feature axis: `x - x.mean(axis=1)` "
-            "subtracts example j's mean from feature j. Keep the axis, `keepdims=True` (shape (N, 1)).",
+            _say("layernorm_keepdims_lost"),
         ),
         "shared_scalar": (
             gamma * (x - x.mean()) / np.sqrt(x.var() + eps) + beta,
-            "You use one mean and one variance for the whole batch. LN keeps one of each per example.",
+            _say("layernorm_shared_scalar"),
         ),
         "unbiased_variance": (
             gamma * (x - mu) / np.sqrt(x.var(axis=1, ddof=1, keepdims=True) + eps) + beta,
-            "You normalise with the unbiased variance (dividing by D − 1). LN uses the biased one, "
-            "σ²_i = (1/D) Σ_j (x_ij − μ_i)².",
+            _say("layernorm_unbiased_variance"),
         ),
         "eps_outside_sqrt": (
             gamma * (x - mu) / (np.sqrt(var) + eps) + beta,
-            "ε is added outside the square root, (x − μ) / (√σ² + ε). It belongs inside: "
-            "x̂ = (x − μ) / √(σ² + ε). The two differ when an example's variance is small, as in row 2.",
+            _say("layernorm_eps_outside_sqrt"),
         ),
-        "gamma_beta_not_applied": (x_hat, f"Your output is x̂ itself: γ and β are not applied, {_LINE_Y}."),
-        "gamma_beta_swapped": (beta * x_hat + gamma, f"γ and β are swapped: {_LINE_Y}."),
+        "gamma_beta_not_applied": (x_hat, _say("layernorm_gamma_beta_not_applied")),
+        "gamma_beta_swapped": (beta * x_hat + gamma, _say("layernorm_gamma_beta_swapped")),
     }
     return correct, mistakes
 
 
-def check_layernorm_forward(fn) -> CheckResult:
+def check_layernorm_forward(fn, language: str = "en") -> CheckResult:
     r"""Check ``fn(x, gamma, beta, eps=1e-5) -> y``, the LayerNorm forward pass.
 
     .. math:: \mu_i = \tfrac1D \sum_j x_{ij},\ \sigma^2_i = \tfrac1D \sum_j (x_{ij} - \mu_i)^2,\
@@ -994,22 +902,19 @@ def check_layernorm_forward(fn) -> CheckResult:
             x = _example_data(shape, rng)
             inputs = {"x": x, "gamma": LN_GAMMA, "beta": LN_BETA, "eps": EPS}
             called = _call(fn, _LN_FORWARD, inputs)
-            answer = _as_array(_single(called.value, "y"), "the output y", shape)
+            answer = _as_array(_single(called.value, "y"), _say("what_y"), shape)
             _, mistakes = _layernorm_variants(x, LN_GAMMA, LN_BETA, EPS)
             mistakes["eps_ignored"] = _eps_ignored(reference, inputs)
             _diagnose(
-                answer, reference(inputs), mistakes, "the output y", _ln_describe(shape), "example", reference, inputs
+                answer, reference(inputs), mistakes, _say("what_y"), _ln_describe(shape), "example", reference, inputs
             )
             _unchanged(called)
-        return (
-            "square and rectangular (N, D) inputs agree with bnlib: statistics per example, over its "
-            "features, ε inside the square root (example 2 has a tiny variance), γ and β per feature."
-        )
+        return _say("layernorm_passed")
 
-    return _run("layernorm_forward", cases)
+    return _run("layernorm_forward", cases, language)
 
 
-def check_layernorm_backward(fn) -> CheckResult:
+def check_layernorm_backward(fn, language: str = "en") -> CheckResult:
     r"""Check ``fn(dy, x, gamma, beta, eps=1e-5) -> (dx, dgamma, dbeta)``, the LayerNorm backward pass.
 
     .. math:: \frac{\partial L}{\partial x_{ij}} = \frac{1}{\sqrt{\sigma^2_i+\epsilon}}\Big(g_{ij}
@@ -1034,38 +939,31 @@ def check_layernorm_backward(fn) -> CheckResult:
             x_hat, inv_std = _normalized(x, (1,), EPS)
             g = dy * LN_GAMMA
             (bn_dx, bn_dgamma, _), _ = _backward_variants(dy, x, LN_GAMMA, EPS, (0,), (0,), (1, -1))
-            reused = (
-                "reduces over the batch axis, as BN's backward does: in LN, μ and σ² are per example, "
-                "so the sums in ∂L/∂μ_i and ∂L/∂σ²_i run over the features of one example (axis 1), "
-                "dx = (g − mean_j g − x̂·mean_j(g·x̂)) / √(σ²_i + ε) with m = D. (Only dγ and dβ sum over "
-                "the batch, axis 0.)"
-            )
+            reused = _say("layernorm_backward_reused")
             known[0] = {
-                "bn_backward_reused": (bn_dx, "dx is BN's backward with the axes unchanged: it " + reused),
+                "bn_backward_reused": (bn_dx, _say("layernorm_backward_bn_reused", reused=reused)),
                 "bn_axes_in_dx": (
                     _compact_dx(g, x_hat, inv_std, (0,)),
-                    "x̂ is per example, but your dx " + reused,
+                    _say("layernorm_backward_bn_axes_in_dx", reused=reused),
                 ),
                 "m_is_n": (
                     _compact_dx(g, x_hat, inv_std, (1,), m=shape[0]) if shape[0] != shape[1] else None,
-                    f"dx divides by N = {shape[0]}, the batch size, where the sums over one example run over "
-                    f"its D = {shape[1]} features: in {_LINE_DX}, m = D for LN.",
+                    _say("layernorm_backward_m_is_n", n=shape[0], d=shape[1]),
                 ),
                 **known[0],
             }
             known[1] = {
-                "bn_backward_reused": (bn_dgamma, "dγ uses BN's x̂ (statistics over the batch): " + reused),
+                "bn_backward_reused": (bn_dgamma, _say("layernorm_backward_dgamma_bn_reused", reused=reused)),
                 "dgamma_over_features": (
                     (dy * x_hat).sum(axis=1) if shape[0] == shape[1] else None,
-                    "dγ sums over the features of each example; γ is per feature, so dγ_j = Σ_i dy_ij·x̂_ij "
-                    "sums over the batch, axis 0.",
+                    _say("layernorm_backward_dgamma_over_features"),
                 ),
                 **known[1],
             }
             known[2] = {
                 "dbeta_over_features": (
                     dy.sum(axis=1) if shape[0] == shape[1] else None,
-                    "dβ sums over the features of each example; β is per feature: dβ_j = Σ_i dy_ij, axis 0.",
+                    _say("layernorm_backward_dbeta_over_features"),
                 ),
                 **known[2],
             }
@@ -1075,16 +973,12 @@ def check_layernorm_backward(fn) -> CheckResult:
             for what, value in zip(("dgamma", "dbeta"), answer[1:]):
                 if np.shape(value) in ((shape[0],), (shape[0], 1)) and shape[0] != shape[1]:
                     raise _Wrong(
-                        f"{what} has one value per example, shape {np.shape(value)}: γ and β are per "
-                        "feature, so their gradients sum over the batch, axis 0, to shape (D,).",
+                        _say("layernorm_backward_param_per_example", what=what, shape=np.shape(value)),
                         f"{what}_over_features",
                     )
             for k in range(3):
                 diagnose(k, answer[k])
             _unchanged(called)
-        return (
-            "dx, dγ and dβ agree with bnlib for square and rectangular (N, D) inputs: dx reduces over "
-            "each example's features, dγ and dβ over the batch."
-        )
+        return _say("layernorm_backward_passed")
 
-    return _run("layernorm_backward", cases)
+    return _run("layernorm_backward", cases, language)

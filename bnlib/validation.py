@@ -242,3 +242,16 @@ def check_at_least(value, name: str, minimum: float, why: str = "") -> float:
     if not value >= minimum:  # also True for NaN
         raise ValueError(f"{name} must be a number >= {minimum}{why}, got {value!r}")
     return float(value)
+
+
+def check_choice(value, name: str, choices: Sequence[str]) -> str:
+    """One of ``choices`` (strings), e.g. the ``language`` of :mod:`bnlib.checks`; returned as given.
+
+    Raises ``TypeError`` for a value that is not a string, ``ValueError`` for a string not among them.
+    """
+    listed = ", ".join(repr(c) for c in choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {listed}, got {value!r} of type {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {listed}, got {value!r}")
+    return value

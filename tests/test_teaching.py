@@ -73,6 +73,17 @@ def test_the_core_path_takes_about_45_minutes(path):
     )
 
 
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_the_core_asks_the_student_to_predict(path):
+    """At least one "Predict" in the core, at least two in the lesson (CONTRIBUTING's form)."""
+    import json
+
+    core = core_time.measure(path)["predictions"]
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    everywhere = sum("predict" in "".join(c["source"]).lower() for c in cells if c["cell_type"] == "markdown")
+    assert core >= 1 and everywhere >= 2, f"{path.name}: {core} Predict in the core, {everywhere} in the lesson"
+
+
 def section_headings(path: Path) -> list[str]:
     """The lesson's ``## `` headings in order; each opens its own markdown cell, one per cell."""
     import json

@@ -40,3 +40,14 @@ def test_unknown_nodes_and_non_edges_are_refused():
     with pytest.raises(KeyError, match="not an edge"):
         draw_graph(ax, NODES, EDGES, local_grads={("c", "x"): "?"})
     plt.close(fig)
+
+
+def test_the_legend_names_the_kinds_drawn_and_the_backward_note_runs_right_to_left():
+    fig, ax = plt.subplots()
+    draw_graph(ax, NODES, EDGES, forks={"x"}, backward_note="backward")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["node used twice (gradients add)", "intermediate value"]  # no parameter among the nodes
+    note = [t for t in ax.texts if t.get_text() == "backward"]
+    arrow = [t for t in ax.texts if isinstance(t, matplotlib.text.Annotation) and t.xy[0] < t.xyann[0]]
+    assert len(note) == 1 and len(arrow) == 1 and arrow[0].xy == (0, -1.65) and arrow[0].xyann == (4, -1.65)
+    plt.close(fig)

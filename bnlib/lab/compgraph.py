@@ -26,6 +26,7 @@ def draw_graph(
     local_grads: Mapping[tuple, str] | None = None,
     box: tuple = (1.4, 0.56),
     title: str | None = None,
+    backward_note: str | None = None,
 ) -> Axes:
     """Draw nodes as boxes and edges as arrows; label edges with their local derivatives.
 
@@ -35,8 +36,11 @@ def draw_graph(
         forks: nodes with two outgoing paths (orange); params: learnable parameters (green).
         local_grads: ``(from, to)`` -> text of the local derivative, written at the edge's middle.
         box: width and height of a node box.
+        backward_note: if given, a red arrow from right to left under the graph, with this text: the
+            direction the backward pass walks.
     Returns:
-        ``ax``, with the axes switched off and limits fitted to the nodes.
+        ``ax``, with the axes switched off, limits fitted to the nodes, and a legend of the kinds of
+        node drawn (used twice, intermediate value, learnable parameter).
     Raises:
         KeyError: an edge or a local derivative names a node that is not in ``nodes``, or a local
             derivative is given for a pair that is not an edge.
@@ -77,6 +81,15 @@ def draw_graph(
             )
     xs = [p[0] for p in nodes.values()]
     ys = [p[1] for p in nodes.values()]
+    if backward_note is not None:
+        below = min(ys) - 0.65
+        ax.annotate("", xy=(min(xs), below), xytext=(max(xs), below), arrowprops=dict(arrowstyle="->", color="C3", lw=2))
+        ax.text((min(xs) + max(xs)) / 2, below + 0.1, backward_note, color="C3", ha="center", fontsize=10)
+    kinds = [(FORK, "node used twice (gradients add)", forks), (VALUE, "intermediate value", set(nodes) - forks - params)]
+    for colour, label, names in kinds + [(PARAM, "learnable parameter", params)]:
+        if names:
+            ax.plot([], [], "s", color=colour, ms=10, label=label)
+    ax.legend(loc="upper right", fontsize=9)
     ax.set(xlim=(min(xs) - w, max(xs) + w), ylim=(min(ys) - 1.0, max(ys) + 0.9))
     if title is not None:
         ax.set_title(title)

@@ -83,9 +83,14 @@ def draw_graph(
     ys = [p[1] for p in nodes.values()]
     if backward_note is not None:
         below = min(ys) - 0.65
-        ax.annotate("", xy=(min(xs), below), xytext=(max(xs), below), arrowprops=dict(arrowstyle="->", color="C3", lw=2))
+        ax.annotate(
+            "", xy=(min(xs), below), xytext=(max(xs), below), arrowprops=dict(arrowstyle="->", color="C3", lw=2)
+        )
         ax.text((min(xs) + max(xs)) / 2, below + 0.1, backward_note, color="C3", ha="center", fontsize=10)
-    kinds = [(FORK, "node used twice (gradients add)", forks), (VALUE, "intermediate value", set(nodes) - forks - params)]
+    kinds = [
+        (FORK, "node used twice (gradients add)", forks),
+        (VALUE, "intermediate value", set(nodes) - forks - params),
+    ]
     for colour, label, names in kinds + [(PARAM, "learnable parameter", params)]:
         if names:
             ax.plot([], [], "s", color=colour, ms=10, label=label)

@@ -105,7 +105,7 @@ def kind(heading: str) -> int:
     """0 core (the Summary included), 1 Try this, 2 a deep dive, 3 Sources."""
     if heading == "Try this":
         return 1
-    if heading.lower().startswith("deep dive"):
+    if core_time.is_deep_dive(heading):  # the tool's own rule for what the core leaves out
         assert heading.startswith("Deep dive: "), f"'## {heading}': a deep dive is headed '## Deep dive: <title>'"
         return 2
     return 3 if heading == "Sources" else 0

@@ -23,17 +23,17 @@ NOTES = next(
 
 
 def glossary_rows() -> list[dict]:
-    """The rows of the table in GLOSSARY.md as dicts: term, symbol, lesson (a path), notes, remark."""
+    """The rows of the table in GLOSSARY.md as dicts: term, symbol, lesson (a path), notes, remark, zh."""
     rows = []
     for line in (ROOT / "GLOSSARY.md").read_text(encoding="utf-8").splitlines():
         if not line.startswith("|") or line.startswith("|---") or line.startswith("| term |"):
             continue
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        assert len(cells) == 5, f"a glossary row has 5 columns: {line}"
+        assert len(cells) == 6, f"a glossary row has 6 columns: {line}"
         link = re.fullmatch(r"\[\d\d\]\((notebooks/\d\d_\w+\.ipynb)\)", cells[2])
         assert link, f"the lesson column is a link [NN](notebooks/NN_x.ipynb): {cells[2]}"
         rows.append(
-            {"term": cells[0], "symbol": cells[1], "lesson": link.group(1), "notes": cells[3], "remark": cells[4]}
+            {"term": cells[0], "symbol": cells[1], "lesson": link.group(1), "notes": cells[3], "remark": cells[4], "zh": cells[5]}
         )
     return rows
 
@@ -113,3 +113,19 @@ def test_lesson_column_names_the_defining_lesson(row):
     assert not earlier, (
         f"{row['term']!r} is first written in bold (defined) in lesson {earlier[0]}, not {named.name[:2]}"
     )
+
+
+ZH_LESSONS = ROOT / "zh-CN" / "notebooks"
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r["term"])
+def test_chinese_lesson_defines_the_editions_term(row):
+    """The Chinese lesson named (where it exists) writes the edition's term (column 中文版) in bold, and no
+    earlier Chinese lesson does: the Chinese student meets each term defined where the English one does."""
+    assert re.search(r"[\u4e00-\u9fff]", row["zh"]) or row["zh"] == row["term"], row
+    named = ZH_LESSONS / Path(row["lesson"]).name
+    if not named.exists():
+        pytest.skip(f"{named.name} is not translated yet")
+    assert bold_in(named, row["zh"]), f"zh-CN/notebooks/{named.name} does not define {row['zh']!r} (in bold)"
+    earlier = [p.name[:2] for p in sorted(ZH_LESSONS.glob("[0-9][0-9]_*.ipynb")) if p.name < named.name and bold_in(p, row["zh"])]
+    assert not earlier, f"{row['zh']!r} is first written in bold in Chinese lesson {earlier[0]}, not {named.name[:2]}"

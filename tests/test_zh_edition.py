@@ -120,3 +120,71 @@ def test_every_lesson_and_student_notebook_has_a_place_in_the_edition():
     paths = zh_edition.english_paths()
     assert len(paths) >= 16
     assert zh_edition.zh_path(paths[0]) == zh_edition.ZH / "notebooks" / paths[0].name
+
+
+DOCUMENTS = [p for p in zh_edition.documents() if zh_edition.zh_path(p).exists()]
+
+
+@pytest.mark.parametrize("english", DOCUMENTS, ids=lambda p: p.stem)
+def test_chinese_document_is_in_lockstep(english):
+    chinese = zh_edition.zh_path(english).read_text(encoding="utf-8")
+    found = zh_edition.document_problems(english.read_text(encoding="utf-8"), chinese)
+    assert not found, "\n".join(found)
+
+
+def test_the_chinese_glossary_is_generated_from_the_glossary():
+    written = (zh_edition.ZH / "GLOSSARY.md").read_text(encoding="utf-8")
+    assert written == zh_edition.glossary(), "zh-CN/GLOSSARY.md is out of date: python tools/zh_edition.py glossary"
+    assert len(zh_edition.glossary_rows()) == written.count("\n| ") - 1  # every term, plus the header row
+
+
+GUIDE = "# Guide\n\nIntro with $x$.\n\n## Code\n\n```python\n# not a heading\nprint(1)\n```\n\n## End\n\nThe end, with $y$.\n"
+
+
+def translated_guide():
+    chinese = zh_edition.sync_document(GUIDE, None)
+    parts = zh_edition.chinese_sections(chinese)
+    bodies = [
+        "# 指南\n\n含 $x$ 的引言。\n\n",
+        "## 代码\n\n```python\n# not a heading\nprint(1)\n```\n\n",
+        "## 结尾\n\n结尾，含 $y$。\n",
+    ]
+    chinese = "".join(f'<!-- translates: "{h}" sha256={s} -->\n{b}' for (h, s, _), b in zip(parts, bodies))
+    return zh_edition.stamp_document(GUIDE, chinese, [0, 1, 2])
+
+
+def test_a_document_is_cut_at_headings_outside_code():
+    assert [zh_edition.heading(s) for s in zh_edition.sections(GUIDE)] == ["# Guide", "## Code", "## End"]
+    assert "".join(zh_edition.sections(GUIDE)) == GUIDE
+
+
+def test_a_translated_document_has_no_problems_and_sync_keeps_it():
+    chinese = translated_guide()
+    assert zh_edition.document_problems(GUIDE, chinese) == []
+    assert zh_edition.sync_document(GUIDE, chinese) == chinese
+    assert zh_edition.document_problems(GUIDE, zh_edition.sync_document(GUIDE, None)) == [
+        "section 0 (# Guide): not translated",
+        "section 1 (## Code): not translated",
+        "section 2 (## End): not translated",
+    ]
+
+
+def test_document_drift_is_caught():
+    chinese = translated_guide()
+    changed = GUIDE.replace("The end", "The very end")
+    assert zh_edition.document_problems(changed, zh_edition.sync_document(changed, chinese)) == [
+        "section 2 (## End): stale (the English changed since it was translated)"
+    ]
+    added = GUIDE.replace("## End", "## New\n\nA new section of English prose here.\n\n## End")
+    assert zh_edition.document_problems(added, zh_edition.sync_document(added, chinese)) == [
+        "section 2 (## New): not translated"
+    ]
+    assert zh_edition.document_problems(added, chinese)[0].startswith("sections differ")
+    assert zh_edition.document_problems(GUIDE, chinese.replace("print(1)", "print(2)")) == [
+        "section 1 (## Code): code blocks differ from the English"
+    ]
+    assert zh_edition.document_problems(GUIDE, chinese.replace("$y$", "$z$")) == [
+        "section 2 (## End): formulas differ from the English"
+    ]
+    with pytest.raises(ValueError, match="no such sections"):
+        zh_edition.stamp_document(GUIDE, chinese, [3])

@@ -9,11 +9,22 @@ cells, in order, with the same ids:
   the SHA-256 of the English cell it translates (:func:`sha256`), written when the translator
   marks the cell done (``stamp``).
 
+The teacher's guide and its Try-this solutions (``TEACHING.md``, ``teaching/solutions/*.md``) are
+Markdown documents: their Chinese editions (``zh-CN/TEACHING.md``, ``zh-CN/teaching/solutions/*.md``)
+are kept in lockstep **section by section** (:func:`sections`: a heading and what follows it, up to
+the next heading). Each Chinese section opens with a comment naming the English section's heading
+and its hash, ``<!-- translates: "## Exercises" sha256=… -->`` (``sha256=none`` until translated);
+the test fails on a section missing, untranslated or stale, on formulas that differ, and on fenced
+code blocks that are not the English ones. ``zh-CN/GLOSSARY.md`` is generated from ``GLOSSARY.md``
+(:func:`glossary`).
+
 Commands::
 
     python tools/zh_edition.py sync [NOTEBOOK ...]    # copy code and outputs from the English; add new cells
     python tools/zh_edition.py status [NOTEBOOK ...]  # per notebook: translated, stale, missing cells
     python tools/zh_edition.py stamp ZH_NOTEBOOK CELL_ID ...   # record the English hash: translated
+    python tools/zh_edition.py stamp ZH_DOCUMENT N ...         # the same for sections N (0, 1, ...) of a document
+    python tools/zh_edition.py glossary                        # write zh-CN/GLOSSARY.md from GLOSSARY.md
 
 ``sync`` keeps each translated markdown cell and its recorded hash; an English markdown cell the
 Chinese notebook lacks is added with the English text and no hash (``status`` then counts it
@@ -68,6 +79,137 @@ def is_prose(text: str) -> bool:
 def zh_path(english: Path) -> Path:
     """Where the Chinese edition of an English notebook of the repository lives."""
     return ZH / Path(english).resolve().relative_to(ROOT)
+
+
+MARK = re.compile(r'^<!-- translates: "(?P<heading>.*)" sha256=(?P<sha>[0-9a-f]{64}|none) -->\n', re.M)
+FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.M | re.S)
+
+
+def documents() -> list[Path]:
+    """The Markdown documents the Chinese edition translates: the teacher's guide and its solutions."""
+    return [ROOT / "TEACHING.md", *sorted((ROOT / "teaching" / "solutions").glob("*.md"))]
+
+
+def sections(text: str) -> list[str]:
+    """A Markdown text cut before each heading line (``#`` … outside fenced code): every section but a
+    preamble starts with its heading; joined, the sections are the text."""
+    cuts, fenced = [0], False
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        if line.startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and re.match(r"#{1,6} ", line) and offset:
+            cuts.append(offset)
+        offset += len(line)
+    return [text[a:b] for a, b in zip(cuts, [*cuts[1:], len(text)])]
+
+
+def heading(section: str) -> str:
+    return section.splitlines()[0] if section.startswith("#") else ""
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def code_blocks(text: str) -> list[str]:
+    """The fenced code blocks of a Markdown text, in order."""
+    return [m.group(0) for m in FENCE.finditer(text)]
+
+
+def chinese_sections(text: str) -> list[tuple[str, str, str]]:
+    """The sections of a Chinese document: (English heading, recorded hash or "none", Chinese text)."""
+    marks = list(MARK.finditer(text))
+    ends = [m.start() for m in marks[1:]] + [len(text)]
+    return [(m["heading"], m["sha"], text[m.end() : end]) for m, end in zip(marks, ends)]
+
+
+def sync_document(english: str, chinese: str | None) -> str:
+    """The Chinese document brought in line with ``english``: its translated sections kept (by the English
+    heading they translate), every other English section added in English, marked untranslated."""
+    kept = {h: (sha, body) for h, sha, body in chinese_sections(chinese or "")}
+    out = []
+    for section in sections(english):
+        sha, body = kept.get(heading(section), ("none", section))
+        out.append(f'<!-- translates: "{heading(section)}" sha256={sha} -->\n{body}')
+    return "".join(out)
+
+
+def stamp_document(english: str, chinese: str, numbers: list[int]) -> str:
+    """Record, in the Chinese sections ``numbers``, the hash of the English section each translates."""
+    ours = chinese_sections(chinese)
+    theirs = {heading(s): s for s in sections(english)}
+    if any(not 0 <= n < len(ours) for n in numbers):
+        raise ValueError(f"no such sections: the Chinese document has sections 0 to {len(ours) - 1}")
+    out = []
+    for n, (head, sha, body) in enumerate(ours):
+        if n in numbers:
+            if head not in theirs:
+                raise ValueError(f"section {n}: the English has no section {head!r}")
+            sha = text_sha256(theirs[head])
+        out.append(f'<!-- translates: "{head}" sha256={sha} -->\n{body}')
+    return "".join(out)
+
+
+def document_problems(english: str, chinese: str) -> list[str]:
+    """Everything that keeps ``chinese`` from being the translation of the document ``english``."""
+    found = []
+    ours = chinese_sections(chinese)
+    if not chinese.startswith("<!-- translates:"):
+        found.append("the Chinese document must open with its first section's mark")
+    theirs = sections(english)
+    if [heading(s) for s in theirs] != [h for h, _, _ in ours]:
+        found.append(f"sections differ: English has {len(theirs)}, the Chinese {len(ours)}; run sync")
+    by_heading = {heading(s): s for s in theirs}
+    for n, (head, sha, body) in enumerate(ours):
+        section = by_heading.get(head)
+        if section is None:
+            continue
+        name = f"section {n} ({head or 'preamble'})"
+        if sha == "none":
+            found.append(f"{name}: not translated")
+            continue
+        if sha != text_sha256(section):
+            found.append(f"{name}: stale (the English changed since it was translated)")
+        elif is_prose(FENCE.sub(" ", section)) and not CJK.search(FENCE.sub(" ", body)):
+            found.append(f"{name}: stamped, but has no Chinese text")
+        if formulas(FENCE.sub(" ", body)) != formulas(FENCE.sub(" ", section)):
+            found.append(f"{name}: formulas differ from the English")
+        if code_blocks(body) != code_blocks(section):
+            found.append(f"{name}: code blocks differ from the English")
+    return found
+
+
+GLOSSARY_INTRO = """\
+<!-- 由 tools/zh_edition.py glossary 从 GLOSSARY.md 生成：请修改 GLOSSARY.md，再运行该命令，不要手工编辑本文件。 -->
+# 术语表（Glossary）
+
+本系列的术语，以中文版的用词排在第一列：每一课都用这个词，它在一课中第一次出现时，后面用括号给出英文。\
+“课”一列是定义这个术语的那一课（那一课用**粗体**写出它）；“讲义用词”一列是讲义本身的说法，讲义保留英文原词的地方\
+（例如 *Internal Covariate Shift*、*mini-batch*、*momentum*），这一列照录英文，讲义没有对应说法的地方写“—”。\
+英文版的术语表（仓库根目录的 `GLOSSARY.md`）还给出每个术语的说明，以及与 PyTorch 命名的对照。
+
+| 中文版 | English | 符号 | 课 | 讲义用词 |
+|---|---|---|---|---|
+"""
+
+
+def glossary_rows() -> list[list[str]]:
+    """The rows of GLOSSARY.md's table: term, symbol, lesson link, the notes' term, remark, 中文版."""
+    rows = []
+    for line in (ROOT / "GLOSSARY.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("|") and not line.startswith(("|---", "| term |")):
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+    return rows
+
+
+def glossary() -> str:
+    """zh-CN/GLOSSARY.md: GLOSSARY.md's table for the Chinese reader, the edition's term first, each
+    lesson linked to its Chinese edition (a path relative to ``zh-CN/``, as GLOSSARY.md's are to the root)."""
+    lines = [
+        f"| {zh} | {term} | {symbol} | {lesson} | {notes} |" for term, symbol, lesson, notes, _, zh in glossary_rows()
+    ]
+    return GLOSSARY_INTRO + "\n".join(lines) + "\n"
 
 
 def english_paths() -> list[Path]:
@@ -136,17 +278,50 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("sync", "status"):
-        sub.add_parser(name).add_argument("notebooks", nargs="*", type=Path, help="English notebooks (default: all)")
+        sub.add_parser(name).add_argument(
+            "notebooks", nargs="*", type=Path, help="English notebooks or documents (default: all)"
+        )
+    sub.add_parser("glossary")
     stamping = sub.add_parser("stamp")
-    stamping.add_argument("notebook", type=Path, help="the Chinese notebook")
-    stamping.add_argument("cells", nargs="+", help="ids of the markdown cells now translated")
+    stamping.add_argument("notebook", type=Path, help="the Chinese notebook or document")
+    stamping.add_argument("cells", nargs="+", help="ids of the markdown cells (numbers of the sections) now translated")
     args = parser.parse_args(argv)
+    if args.command == "glossary":
+        (ZH / "GLOSSARY.md").write_text(glossary(), encoding="utf-8")
+        return 0
     if args.command == "stamp":
         english = ROOT / Path(args.notebook).resolve().relative_to(ZH)
-        write(args.notebook, stamp(read(english), read(args.notebook), args.cells))
+        if english.suffix == ".md":
+            text = stamp_document(
+                english.read_text(encoding="utf-8"),
+                args.notebook.read_text(encoding="utf-8"),
+                [int(n) for n in args.cells],
+            )
+            args.notebook.write_text(text, encoding="utf-8")
+        else:
+            write(args.notebook, stamp(read(english), read(args.notebook), args.cells))
         return 0
-    for path in [p.resolve() for p in args.notebooks] or english_paths():
+    for path in [p.resolve() for p in args.notebooks] or [*english_paths(), *documents()]:
         target = zh_path(path)
+        if path.suffix == ".md":
+            old = target.read_text(encoding="utf-8") if target.exists() else None
+            if args.command == "sync":
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(sync_document(path.read_text(encoding="utf-8"), old), encoding="utf-8")
+            issues = (
+                document_problems(path.read_text(encoding="utf-8"), target.read_text(encoding="utf-8"))
+                if target.exists()
+                else None
+            )
+            print(
+                f"{target.relative_to(ROOT)}: "
+                + (
+                    "not started"
+                    if issues is None
+                    else f"{len(issues)} sections to do" + "".join(f"\n  {i}" for i in issues[:5])
+                )
+            )
+            continue
         if args.command == "sync":
             write(target, sync(read(path), read(target) if target.exists() else None))
         if target.exists():

@@ -1,7 +1,13 @@
 """Build the series' static site from the executed notebooks, without re-executing them.
 
-    python tools/build_site.py                 # writes site/_build/html/index.html
+    python tools/build_site.py                 # writes site/_build/html/index.html (and zh-CN/index.html)
     python tools/build_site.py --out /tmp/x    # writes /tmp/x/_build/html/index.html
+
+The site is two books: the English edition at ``_build/html/`` and the Chinese edition (``zh-CN/``
+of the repository) at ``_build/html/zh-CN/``, each a Sphinx project of its own (so no label is
+defined twice), each with its own index and table of contents in its language; every page that
+exists in both links to its counterpart in the other book ("中文版" / "English", under its title).
+The Chinese book has the same layout under its root as ``zh-CN/`` has in the repository.
 
 Jupyter Book 1.x (Sphinx + myst-nb) with ``execute_notebooks: off`` (see ``site/_config.yml``).
 The staging folder keeps the repository's layout (``notebooks/NN_*.ipynb``,
@@ -28,12 +34,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = re.compile(r"^\d\d_.+\.ipynb$")
 MATHJAX_EXTENSION = "sphinx-mathjax-offline"  # its import name, hyphens included, as Sphinx loads it
 # Abbreviations whose full stop does not end a sentence (a whole word before the dot).
 ABBREVIATION = re.compile(r"(?<![\w.])(e\.g|i\.e|cf|vs|et al|Fig|Eq)\.$")
 # Display math, inline math and inline code: a full stop inside them ends no sentence.
+# A sentence ends at ".", "?" or "!" before white space or the end, or at Chinese "。", "？", "！".
+SENTENCE_END = re.compile(r"[.?!](?=\s|$)|[。？！]")
 SPANS = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`")
 
 
@@ -49,15 +59,16 @@ def exercises(release: Path = ROOT / "exercises" / "release") -> list[Path]:
 
 def first_sentence(text: str) -> str:
     """The first whole sentence of ``text``: up to the first ``.``, ``?`` or ``!`` that is followed
-    by white space or the end, outside ``$math$`` and ```code```, and not the full stop of an
-    abbreviation (``e.g.``). A colon or a semicolon does not end a sentence.
+    by white space or the end, or the first Chinese ``。``, ``？`` or ``！``, outside ``$math$`` and
+    ```code```, and not the full stop of an abbreviation (``e.g.``). A colon or a semicolon does not
+    end a sentence.
 
     Raises ValueError if ``text`` holds no whole sentence (a lead-in that ends with a colon)."""
     prose = SPANS.sub(lambda span: "x" * len(span.group()), text)  # same length, spans blanked out
-    for end in re.finditer(r"[.?!](?=\s|$)", prose):
+    for end in SENTENCE_END.finditer(prose):
         if not ABBREVIATION.search(prose[: end.end()]):
             return text[: end.end()]
-    raise ValueError(f"no whole sentence (ending in '.', '?' or '!') in: {text!r}")
+    raise ValueError(f"no whole sentence (ending in '.', '?', '!' or '。') in: {text!r}")
 
 
 def title_and_summary(path: Path) -> tuple[str, str]:
@@ -81,29 +92,56 @@ def title_and_summary(path: Path) -> tuple[str, str]:
         raise ValueError(f"{path.name}: the paragraph under the heading must start with a whole sentence") from error
 
 
-def index_page(lesson_paths: list[Path], exercise_paths: list[Path]) -> str:
+WORDS = {
+    "en": {
+        "title": "Batch Normalization, hands-on",
+        "intro": "A numbered series of Jupyter notebooks that teaches Batch Normalization from first principles. "
+        "Every page is a notebook as committed, with the outputs of its last run.",
+        "table": "| lesson | what it is about |",
+        "exercises": "Exercises",
+        "exercises_intro": "Student notebooks in nbgrader format (`exercises/release/` in the repository): open one in "
+        "JupyterLab, write the function where it says `# YOUR CODE HERE`, and run its feedback cell.",
+        "Lessons": "Lessons",
+        "Reference": "Reference",
+        "For teachers": "For teachers",
+        "other": "中文版",  # the link to the other edition's page, in that edition's language
+    },
+    "zh": {
+        "title": "动手学批量归一化",
+        "intro": "一套编号的 Jupyter 笔记本，从基本原理出发讲解批量归一化（Batch Normalization，BN）。"
+        "每一页都是仓库中提交的笔记本，带着它最近一次运行的输出；代码和输出与英文版逐字节相同。",
+        "table": "| 课 | 内容 |",
+        "exercises": "练习",
+        "exercises_intro": "nbgrader 格式的学生笔记本（仓库中的 `zh-CN/exercises/release/`）：在 JupyterLab 中打开，"
+        "在 `# YOUR CODE HERE` 处写出函数，然后运行它的反馈单元格。",
+        "Lessons": "课程",
+        "Reference": "参考",
+        "For teachers": "教师",
+        "other": "English",
+    },
+}
+"""What each book's index, table of contents and edition link say, by language."""
+
+CONTENT = {"en": ROOT, "zh": ROOT / "zh-CN"}
+"""Where each edition's pages are laid out: the book's root is this folder."""
+
+OTHER = {"en": ("zh", "zh-CN/"), "zh": ("en", "../")}
+"""Each edition's other edition, and the path from this book's root to that book's root on the site."""
+
+
+def index_page(lesson_paths: list[Path], exercise_paths: list[Path], language: str = "en") -> str:
     """The index in MyST markdown: a table with one linked row per lesson, then the exercises."""
+    words = WORDS[language]
     rows = []
     for path in lesson_paths:
         title, summary = title_and_summary(path)
         rows.append(f"| [{title}](notebooks/{path.name}) | {summary.replace('|', '&#124;')} |")
-    lines = [
-        "# Batch Normalization, hands-on",
-        "",
-        "A numbered series of Jupyter notebooks that teaches Batch Normalization from first principles. "
-        "Every page is a notebook as committed, with the outputs of its last run.",
-        "",
-        "| lesson | what it is about |",
-        "|---|---|",
-        *rows,
-        "",
-    ]
+    lines = [f"# {words['title']}", "", words["intro"], "", words["table"], "|---|---|", *rows, ""]
     if exercise_paths:
         lines += [
-            "## Exercises",
+            f"## {words['exercises']}",
             "",
-            "Student notebooks in nbgrader format (`exercises/release/` in the repository): open one in "
-            "JupyterLab, write the function where it says `# YOUR CODE HERE`, and run its feedback cell.",
+            words["exercises_intro"],
             "",
             *[f"- [{title_and_summary(p)[0]}](exercises/release/{p.parent.name}/{p.name})" for p in exercise_paths],
             "",
@@ -115,7 +153,8 @@ PAGES = {
     "Reference": ["GLOSSARY.md"],
     "For teachers": ["TEACHING.md", "teaching/solutions/*.md"],
 }
-"""The repository's Markdown pages the site carries besides the notebooks, by part of the table of contents."""
+"""The Markdown pages a book carries besides the notebooks, by part of the table of contents (paths
+under the book's content folder: the repository, or ``zh-CN/``)."""
 
 
 def markdown_pages(content: Path = ROOT) -> dict[str, list[Path]]:
@@ -128,50 +167,104 @@ def markdown_pages(content: Path = ROOT) -> dict[str, list[Path]]:
     return found
 
 
-def table_of_contents(lesson_paths: list[Path], exercise_paths: list[Path], pages: dict[str, list[str]]) -> str:
+def table_of_contents(
+    lesson_paths: list[Path], exercise_paths: list[Path], pages: dict[str, list[str]], language: str = "en"
+) -> str:
     """``_toc.yml``: the lessons, the exercises and the Markdown pages (``pages``: caption -> files
-    without suffix, relative to the book), each part under its caption."""
-    parts = [("Lessons", [f"notebooks/{p.stem}" for p in lesson_paths])]
+    without suffix, relative to the book), each part under its caption (in the book's language)."""
+    words = WORDS[language]
+    parts = [(words["Lessons"], [f"notebooks/{p.stem}" for p in lesson_paths])]
     if exercise_paths:
-        parts.append(("Exercises", [f"exercises/release/{p.parent.name}/{p.stem}" for p in exercise_paths]))
-    parts += list(pages.items())
+        parts.append((words["exercises"], [f"exercises/release/{p.parent.name}/{p.stem}" for p in exercise_paths]))
+    parts += [(words[caption], files) for caption, files in pages.items()]
     lines = ["format: jb-book", "root: index", "parts:"]
     for caption, files in parts:
         lines += [f"- caption: {caption}", "  chapters:", *[f"  - file: {f}" for f in files]]
     return "\n".join(lines) + "\n"
 
 
-def stage(lesson_paths: list[Path], exercise_paths: list[Path], staging: Path, content: Path = ROOT) -> None:
+def edition_link(page: Path, language: str) -> str:
+    """The HTML line that links the page at ``page`` (relative to its book) to the same page in the
+    other edition's book: up to this book's root, across to the other's, down to the page."""
+    up = "../" * (len(page.parts) - 1)
+    target = f"{up}{OTHER[language][1]}{page.with_suffix('.html').as_posix()}"
+    return f'<p class="edition-link"><a href="{target}">{WORDS[language]["other"]}</a></p>'
+
+
+def with_edition_link(path: Path, page: Path, language: str) -> str:
+    """The text of the notebook or Markdown page ``path``, with :func:`edition_link` under its title
+    (a notebook: a markdown cell after its first; a page: the line after its first heading)."""
+    link = edition_link(page, language)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".ipynb":
+        notebook = json.loads(text)
+        cell = {"cell_type": "markdown", "id": "edition-link", "metadata": {}, "source": [link]}
+        notebook["cells"].insert(1, cell)
+        return json.dumps(notebook, ensure_ascii=False)
+    lines = text.splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if line.startswith("# "))
+    return "".join([*lines[: first + 1], "\n", link, "\n\n", *lines[first + 1 :]])
+
+
+def config(language: str) -> str:
+    """``_config.yml`` of a book: site/_config.yml, with the Chinese book's title and Sphinx language."""
+    text = (ROOT / "site" / "_config.yml").read_text(encoding="utf-8")
+    if language == "en":
+        return text
+    settings = yaml.safe_load(text)
+    settings["title"] = WORDS[language]["title"]
+    settings["sphinx"]["config"]["language"] = "zh_CN"  # the theme's own words (search, contents) in Chinese
+    return yaml.safe_dump(settings, allow_unicode=True, sort_keys=False)
+
+
+def stage(
+    lesson_paths: list[Path],
+    exercise_paths: list[Path],
+    staging: Path,
+    content: Path = ROOT,
+    language: str = "en",
+    other: Path | None = None,
+) -> None:
     """Copy the config, the site's static files, the notebooks and the Markdown pages (glossary,
-    teacher's guide, Try-this solutions) into ``staging`` in their layout under ``content`` (the
-    repository), and write the index and the table of contents."""
-    shutil.copy(ROOT / "site" / "_config.yml", staging / "_config.yml")
+    teacher's guide, Try-this solutions) into ``staging`` in their layout under ``content``, and write
+    the index and the table of contents. With ``other`` (the other edition's content folder), every
+    page whose counterpart exists there, and the index, link to it (:func:`edition_link`)."""
+    (staging / "_config.yml").write_text(config(language), encoding="utf-8")
     shutil.copytree(ROOT / "site" / "_static", staging / "_static")
     pages = markdown_pages(content)
     for path in [*lesson_paths, *exercise_paths, *(p for ps in pages.values() for p in ps)]:
-        target = staging / path.relative_to(content)
+        page = path.relative_to(content)
+        target = staging / page
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target)
-    (staging / "index.md").write_text(index_page(lesson_paths, exercise_paths), encoding="utf-8")
+        if other is not None and (other / page).exists():
+            target.write_text(with_edition_link(path, page, language), encoding="utf-8")
+        else:
+            shutil.copy(path, target)
+    index = index_page(lesson_paths, exercise_paths, language)
+    if other is not None:
+        title, rest = index.split("\n", 1)
+        index = f"{title}\n\n{edition_link(Path('index.md'), language)}\n{rest}"
+    (staging / "index.md").write_text(index, encoding="utf-8")
     files = {c: [p.relative_to(content).with_suffix("").as_posix() for p in ps] for c, ps in pages.items()}
-    (staging / "_toc.yml").write_text(table_of_contents(lesson_paths, exercise_paths, files), encoding="utf-8")
+    toc = table_of_contents(lesson_paths, exercise_paths, files, language)
+    (staging / "_toc.yml").write_text(toc, encoding="utf-8")
 
 
-def build(
+def build_book(
     out: Path,
-    lesson_paths: list[Path] | None = None,
-    exercise_paths: list[Path] | None = None,
+    lesson_paths: list[Path],
+    exercise_paths: list[Path],
     content: Path = ROOT,
+    language: str = "en",
+    other: Path | None = None,
 ) -> Path:
-    """Build the site into ``out/_build/html`` and return that folder (it holds ``index.html``).
+    """Build one book into ``out/_build/html`` and return that folder (it holds ``index.html``).
 
-    ``lesson_paths`` and ``exercise_paths`` default to every lesson and exercise of the repository;
-    ``content`` is the folder their pages are laid out from (and that holds ``GLOSSARY.md``).
+    ``content`` is the folder the pages are laid out from (and that holds ``GLOSSARY.md``...);
+    ``other``, the other edition's, to link each page to its counterpart (:func:`stage`).
 
     Raises RuntimeError if the MathJax package is missing or the build wrote no index, and
     subprocess.CalledProcessError if Sphinx reports any warning."""
-    lesson_paths = lessons() if lesson_paths is None else lesson_paths
-    exercise_paths = exercises() if exercise_paths is None else exercise_paths
     if not lesson_paths:
         raise ValueError("no notebooks/NN_*.ipynb to build")
     if importlib.util.find_spec(MATHJAX_EXTENSION) is None:
@@ -184,7 +277,7 @@ def build(
     with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp) / "book"
         staging.mkdir()
-        stage(lesson_paths, exercise_paths, staging, content)
+        stage(lesson_paths, exercise_paths, staging, content, language, other)
         command = [
             sys.executable,
             "-c",
@@ -209,13 +302,32 @@ def build(
     return html
 
 
+def build(out: Path) -> Path:
+    """Build the site, both books, into ``out/_build/html`` (the English book, whose ``zh-CN/`` holds
+    the Chinese one) and return that folder. Raises as :func:`build_book` does."""
+    out = Path(out).resolve()
+    if importlib.util.find_spec(MATHJAX_EXTENSION) is None:  # before anything is built
+        raise RuntimeError(
+            f"the site serves MathJax itself, from the {MATHJAX_EXTENSION} package, which is not installed: "
+            "python3 -m pip install -r requirements-dev.txt"
+        )
+    zh = CONTENT["zh"]
+    html = build_book(out, lessons(), exercises(), ROOT, "en", other=zh)
+    with tempfile.TemporaryDirectory() as tmp:
+        chinese = build_book(
+            Path(tmp), lessons(zh / "notebooks"), exercises(zh / "exercises" / "release"), zh, "zh", other=ROOT
+        )
+        shutil.copytree(chinese, html / "zh-CN")
+    return html
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--out", type=Path, default=ROOT / "site", help="the site goes to OUT/_build/html (default: site/)"
     )
     html = build(parser.parse_args().out)
-    print(f"site written to {html / 'index.html'}")
+    print(f"site written to {html / 'index.html'} (the Chinese edition: {html / 'zh-CN' / 'index.html'})")
 
 
 if __name__ == "__main__":

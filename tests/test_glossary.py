@@ -33,7 +33,14 @@ def glossary_rows() -> list[dict]:
         link = re.fullmatch(r"\[\d\d\]\((notebooks/\d\d_\w+\.ipynb)\)", cells[2])
         assert link, f"the lesson column is a link [NN](notebooks/NN_x.ipynb): {cells[2]}"
         rows.append(
-            {"term": cells[0], "symbol": cells[1], "lesson": link.group(1), "notes": cells[3], "remark": cells[4], "zh": cells[5]}
+            {
+                "term": cells[0],
+                "symbol": cells[1],
+                "lesson": link.group(1),
+                "notes": cells[3],
+                "remark": cells[4],
+                "zh": cells[5],
+            }
         )
     return rows
 
@@ -127,5 +134,9 @@ def test_chinese_lesson_defines_the_editions_term(row):
     if not named.exists():
         pytest.skip(f"{named.name} is not translated yet")
     assert bold_in(named, row["zh"]), f"zh-CN/notebooks/{named.name} does not define {row['zh']!r} (in bold)"
-    earlier = [p.name[:2] for p in sorted(ZH_LESSONS.glob("[0-9][0-9]_*.ipynb")) if p.name < named.name and bold_in(p, row["zh"])]
+    earlier = [
+        p.name[:2]
+        for p in sorted(ZH_LESSONS.glob("[0-9][0-9]_*.ipynb"))
+        if p.name < named.name and bold_in(p, row["zh"])
+    ]
     assert not earlier, f"{row['zh']!r} is first written in bold in Chinese lesson {earlier[0]}, not {named.name[:2]}"

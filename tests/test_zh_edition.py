@@ -120,6 +120,7 @@ def test_every_lesson_and_student_notebook_has_a_place_in_the_edition():
     paths = zh_edition.english_paths()
     assert len(paths) >= 16
     assert zh_edition.zh_path(paths[0]) == zh_edition.ZH / "notebooks" / paths[0].name
+    assert zh_edition.zh_path(paths[-1]).parent.parent == zh_edition.ZH / "exercises" / "source"
 
 
 DOCUMENTS = [p for p in zh_edition.documents() if zh_edition.zh_path(p).exists()]
@@ -188,3 +189,45 @@ def test_document_drift_is_caught():
     ]
     with pytest.raises(ValueError, match="no such sections"):
         zh_edition.stamp_document(GUIDE, chinese, [3])
+
+
+def test_localize_gives_every_feedback_check_the_language():
+    assert zh_edition.localize("check_fold_batchnorm(fold)") == 'check_fold_batchnorm(fold, language="zh")'
+    assert (
+        zh_edition.localize("check_running_update(running_update).assert_passed()")
+        == 'check_running_update(running_update, language="zh").assert_passed()'
+    )
+    unchanged = "from bnlib.checks import check_fold_batchnorm\nnp.set_printoptions(precision=4)"
+    assert zh_edition.localize(unchanged) == unchanged
+
+
+def exercise(*cells):
+    return notebook(
+        md("intro", "Write the function below, then run its feedback cell."),
+        {**code("solution", "def fold(W):\n    return W"), "metadata": {"nbgrader": {"solution": True}}},
+        *cells,
+    )
+
+
+def test_an_exercise_localizes_its_feedback_cells_and_needs_their_outputs():
+    english = exercise(code("feedback", "check_fold_batchnorm(fold)", out="fold_batchnorm: PASSED.\n"))
+    chinese = zh_edition.sync(english, None)
+    assert chinese["cells"][2]["source"] == ['check_fold_batchnorm(fold, language="zh")']
+    assert chinese["cells"][2]["outputs"] is None  # to be run: sync's run_localized fills them in
+    assert chinese["cells"][1] == english["cells"][1]
+    problems = zh_edition.problems(english, chinese)
+    assert "code cell feedback: source, outputs or metadata differ from the English" in problems
+    chinese["cells"][2]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "fold_batchnorm：通过。\n"}]
+    chinese["cells"][0]["source"] = "写出下面的函数，然后运行它的反馈单元格。"
+    chinese = zh_edition.stamp(english, chinese, ["intro"])
+    assert zh_edition.problems(english, chinese) == []
+    assert zh_edition.sync(english, chinese) == chinese  # a re-sync keeps the Chinese outputs of the same code
+    chinese["cells"][2]["source"] = ["check_fold_batchnorm(fold)"]  # the English call, not localized
+    assert zh_edition.problems(english, chinese) == [
+        "code cell feedback: source, outputs or metadata differ from the English"
+    ]
+
+
+def test_a_lesson_is_not_localized():
+    english = notebook(md("intro", "A lesson that defines its own check_sweep helper."), code("c", "check_sweep(a)"))
+    assert zh_edition.sync(english, None)["cells"][1] == english["cells"][1]

@@ -192,18 +192,22 @@ def edition_link(page: Path, language: str) -> str:
 
 
 def with_edition_link(path: Path, page: Path, language: str) -> str:
-    """The text of the notebook or Markdown page ``path``, with :func:`edition_link` under its title
-    (a notebook: a markdown cell after its first; a page: the line after its first heading)."""
+    """The text of the notebook or Markdown page ``path``, with :func:`edition_link` under its title."""
     link = edition_link(page, language)
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".ipynb":
         notebook = json.loads(text)
-        cell = {"cell_type": "markdown", "id": "edition-link", "metadata": {}, "source": [link]}
-        notebook["cells"].insert(1, cell)
+        cell = notebook["cells"][0]  # the title's cell: the link goes right under the title
+        cell["source"] = under_title("".join(cell["source"]), link)
         return json.dumps(notebook, ensure_ascii=False)
+    return under_title(text, link)
+
+
+def under_title(text: str, line: str) -> str:
+    """``text`` with ``line`` (an HTML paragraph) after its first ``# `` heading, blank lines around it."""
     lines = text.splitlines(keepends=True)
-    first = next(i for i, line in enumerate(lines) if line.startswith("# "))
-    return "".join([*lines[: first + 1], "\n", link, "\n\n", *lines[first + 1 :]])
+    first = next(i for i, text_line in enumerate(lines) if text_line.startswith("# "))
+    return "".join([*lines[: first + 1], "\n", line, "\n\n", *lines[first + 1 :]])
 
 
 def config(language: str) -> str:

@@ -5,6 +5,7 @@ for byte, every markdown cell translated from the English cell's current text (i
 and the same formulas. The tool itself is tested on small notebooks: each kind of drift is caught.
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -231,3 +232,61 @@ def test_an_exercise_localizes_its_feedback_cells_and_needs_their_outputs():
 def test_a_lesson_is_not_localized():
     english = notebook(md("intro", "A lesson that defines its own check_sweep helper."), code("c", "check_sweep(a)"))
     assert zh_edition.sync(english, None)["cells"][1] == english["cells"][1]
+
+
+ROOT = zh_edition.ROOT
+LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
+
+
+def chinese_pages() -> dict:
+    """Every Chinese page (notebook markdown, document, README.zh-CN.md): its path and text."""
+    pages = {ROOT / "README.zh-CN.md": (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")}
+    for path in sorted(zh_edition.ZH.rglob("*.md")):
+        pages[path] = path.read_text(encoding="utf-8")
+    for path in sorted(zh_edition.ZH.rglob("*.ipynb")):
+        cells = zh_edition.read(path)["cells"]
+        pages[path] = "\n".join(zh_edition.source(c) for c in cells if c["cell_type"] == "markdown")
+    return pages
+
+
+def test_chinese_pages_link_to_chinese_pages_where_one_exists():
+    """A relative link of a Chinese page names an existing file; a page of the edition (under zh-CN/) links
+    the Chinese page, not the English, whenever the edition has it (a lesson, an exercise, the guide, the
+    glossary). README.zh-CN.md, the entrance, may also point to the English README's sections by name."""
+    checked, wrong = 0, []
+    for path, text in chinese_pages().items():
+        for link in LINK.findall(text):
+            if "://" in link or link.startswith("mailto:"):
+                continue
+            target = (path.parent / link).resolve()
+            checked += 1
+            if not target.is_file():
+                wrong.append(f"{path.relative_to(ROOT)}: {link} (no such file)")
+            elif path.is_relative_to(zh_edition.ZH) and not target.is_relative_to(zh_edition.ZH):
+                chinese = zh_edition.ZH / target.relative_to(ROOT)
+                if chinese.exists() or target.name == "README.md":
+                    wrong.append(f"{path.relative_to(ROOT)}: {link} (the English page; the Chinese one exists)")
+    assert checked >= 40 and not wrong, wrong
+
+
+def fenced(text: str) -> list[str]:
+    return re.findall(r"^```[^\n]*\n(.*?)^```", text, re.M | re.S)
+
+
+def test_the_chinese_readme_is_the_chinese_editions_entrance():
+    """README.zh-CN.md is linked from the top of README.md and back; it lists every Chinese lesson and
+    exercise and links the Chinese guide and glossary; its commands to set up and open the lessons,
+    and to set up and test, are the English README's, verbatim."""
+    english = (ROOT / "README.md").read_text(encoding="utf-8")
+    chinese = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    assert "](README.zh-CN.md)" in english.split("\n## ")[0], "README.md links the Chinese README at its top"
+    assert "](README.md)" in chinese.split("\n## ")[0], "README.zh-CN.md links the English README at its top"
+    for path in sorted((zh_edition.ZH / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        assert f"](zh-CN/notebooks/{path.name})" in chinese, f"README.zh-CN.md does not list {path.name}"
+    for path in sorted((zh_edition.ZH / "exercises" / "release").glob("*/*.ipynb")):
+        assert f"](zh-CN/{path.relative_to(zh_edition.ZH).as_posix()})" in chinese, path.name
+    assert "](zh-CN/TEACHING.md)" in chinese and "](zh-CN/GLOSSARY.md)" in chinese
+    for heading in ("## Set up and open the lessons", "## Set up and run the tests"):
+        [command] = fenced(english.split(heading)[1].split("\n## ")[0])[:1]
+        assert command in fenced(chinese), f"README.zh-CN.md lacks the command under {heading!r}: {command}"
+    assert len(chinese_pages()) >= 30

@@ -290,3 +290,9 @@ def test_the_chinese_readme_is_the_chinese_editions_entrance():
         [command] = fenced(english.split(heading)[1].split("\n## ")[0])[:1]
         assert command in fenced(chinese), f"README.zh-CN.md lacks the command under {heading!r}: {command}"
     assert len(chinese_pages()) >= 30
+
+
+def test_count_reads_only_the_prose(tmp_path):
+    path = tmp_path / "x.ipynb"
+    zh_edition.write(path, notebook(md("a", "批量归一化 BN"), code("c", "# 注释不算\nprint(1)")))
+    assert zh_edition.chinese_characters(path) == 5

@@ -31,6 +31,7 @@ Commands::
     python tools/zh_edition.py stamp ZH_NOTEBOOK CELL_ID ...   # record the English hash: translated
     python tools/zh_edition.py stamp ZH_DOCUMENT N ...         # the same for sections N (0, 1, ...) of a document
     python tools/zh_edition.py glossary                        # write zh-CN/GLOSSARY.md from GLOSSARY.md
+    python tools/zh_edition.py count                           # Chinese characters per translated file
     (cd zh-CN/exercises && nbgrader generate_assignment EX --force)   # release a Chinese exercise
 
 ``sync`` keeps each translated markdown cell and its recorded hash; an English markdown cell the
@@ -221,6 +222,16 @@ def glossary() -> str:
     return GLOSSARY_INTRO + "\n".join(lines) + "\n"
 
 
+def chinese_characters(path: Path) -> int:
+    """How many Chinese characters (CJK unified ideographs) a translated file's prose holds: a
+    notebook's markdown cells, or a whole document."""
+    if path.suffix == ".ipynb":
+        text = "".join(source(c) for c in read(path)["cells"] if c["cell_type"] == "markdown")
+    else:
+        text = path.read_text(encoding="utf-8")
+    return len(CJK.findall(text))
+
+
 def english_paths() -> list[Path]:
     """The notebooks the Chinese edition translates: every lesson and every exercise's nbgrader source."""
     return [*sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), *sorted(ROOT.glob("exercises/source/*/*.ipynb"))]
@@ -361,10 +372,16 @@ def main(argv=None) -> int:
             "notebooks", nargs="*", type=Path, help="English notebooks or documents (default: all)"
         )
     sub.add_parser("glossary")
+    sub.add_parser("count")
     stamping = sub.add_parser("stamp")
     stamping.add_argument("notebook", type=Path, help="the Chinese notebook or document")
     stamping.add_argument("cells", nargs="+", help="ids of the markdown cells (numbers of the sections) now translated")
     args = parser.parse_args(argv)
+    if args.command == "count":
+        for path in [*english_paths(), *documents(), ROOT / "GLOSSARY.md"]:
+            if zh_path(path).exists():
+                print(f"{zh_path(path).relative_to(ROOT)}: {chinese_characters(zh_path(path)):,} Chinese characters")
+        return 0
     if args.command == "glossary":
         (ZH / "GLOSSARY.md").write_text(glossary(), encoding="utf-8")
         return 0

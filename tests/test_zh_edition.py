@@ -115,6 +115,8 @@ def test_stamp_refuses_a_code_cell_or_an_unknown_id():
 
 def test_formulas_in_order():
     assert zh_edition.formulas("a $x$ b $$y\nz$$ c $w$") == ["$x$", "$$y\nz$$", "$w$"]
+    assert zh_edition.formulas("$\\eta = 0.1,\n10$ and $a$") == ["$\\eta = 0.1,\n10$", "$a$"]  # wrapped inline math
+    assert zh_edition.formulas("costs $5.\n\nA new paragraph $x$") == ["$x$"]  # not across a paragraph
 
 
 def test_every_lesson_and_student_notebook_has_a_place_in_the_edition():

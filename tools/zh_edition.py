@@ -51,7 +51,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ZH = ROOT / "zh-CN"
-FORMULA = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.S)
+FORMULA = re.compile(r"\$\$.+?\$\$|\$(?:[^$\n]|\n(?!\s*\n))+?\$", re.S)  # inline math may wrap, not span a paragraph
 CJK = re.compile(r"[\u4e00-\u9fff]")
 FEEDBACK_CALL = re.compile(r"\b(check_\w+)\(([^()]*)\)")  # a call of a bnlib.checks check: check_x(f)
 LANGUAGE = 'language="zh"'

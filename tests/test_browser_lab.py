@@ -1,4 +1,5 @@
-"""Lessons 00 and 10 as a student meets them: JupyterLab with a live kernel, in headless Chromium.
+"""Lessons 00 and 10, and the Chinese lesson 00, as a student meets them: JupyterLab with a live
+kernel, in headless Chromium.
 
 JupyterLab (``--allow-root``, its own token, settings, config, data and runtime folders in a
 temporary directory) serves a temporary copy of the repository, so running the notebooks never
@@ -30,7 +31,7 @@ import pytest
 import browser
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ["notebooks/00_start_here.ipynb", "notebooks/10_explorer.ipynb"]
+NOTEBOOKS = ["notebooks/00_start_here.ipynb", "zh-CN/notebooks/00_start_here.ipynb", "notebooks/10_explorer.ipynb"]
 EXPLORER = "notebooks/10_explorer.ipynb"
 # Settings a new user would not have, written to the throw-away settings folder.
 SETTINGS = {
@@ -204,7 +205,7 @@ def run_all(page, base: str, token: str, path: str) -> dict:
 
 @pytest.fixture(scope="module")
 def runs(lab):
-    """Lessons 00 and 10 run in JupyterLab, one tab after the other: their reports (with the
+    """Lessons 00 (both editions) and 10 run in JupyterLab, one tab after the other: their reports (with the
     watch's findings for each), the tab of lesson 10 (still open, for the explorer) and the watch."""
     base, token = lab
     with browser.chromium({"width": 1280, "height": 900}) as (context, watch):

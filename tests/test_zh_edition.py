@@ -298,3 +298,29 @@ def test_count_reads_only_the_prose(tmp_path):
     path = tmp_path / "x.ipynb"
     zh_edition.write(path, notebook(md("a", "批量归一化 BN"), code("c", "# 注释不算\nprint(1)")))
     assert zh_edition.chinese_characters(path) == 5
+
+
+AXES = re.compile(r"横轴|纵轴|图例|x 轴|y 轴|坐标轴")  # the words a reading of a figure's axes and legend uses
+
+
+def figures_without_a_reading(path: Path) -> list[str]:
+    """The figures (code cells with a PNG output) of a Chinese notebook whose nearest markdown cells,
+    the one before and the one after, say nothing about its axes or legend."""
+    cells = zh_edition.read(path)["cells"]
+    missing = []
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code" or not any("image/png" in o.get("data", {}) for o in cell["outputs"]):
+            continue
+        before = next((c for c in reversed(cells[:i]) if c["cell_type"] == "markdown"), None)
+        after = next((c for c in cells[i + 1 :] if c["cell_type"] == "markdown"), None)
+        if not any(AXES.search(zh_edition.source(c)) for c in (before, after) if c is not None):
+            missing.append(cell["id"])
+    return missing
+
+
+@pytest.mark.parametrize("english", CHINESE, ids=lambda p: p.stem)
+def test_the_chinese_text_reads_every_figure(english):
+    """Figures keep their English labels (the code is the English code), so the Chinese text beside each
+    figure says what its axes and legend show (issue 30)."""
+    missing = figures_without_a_reading(zh_edition.zh_path(english))
+    assert not missing, f"figures with no reading of their axes or legend in the Chinese text beside them: {missing}"

@@ -176,6 +176,14 @@ def submit(root: Path, student: str, assignment: str, code: str, function: str) 
     nbformat.write(notebook, target)
 
 
+def printed(cell) -> str:
+    """What a feedback cell showed: its result's text (a warning printed before it is left aside); a cell
+    that showed no result fails the test with what it did show."""
+    results = [o["data"]["text/plain"] for o in cell.outputs if o.get("output_type") == "execute_result"]
+    assert results, f"the feedback cell {cell.source!r} showed no result: {cell.outputs}"
+    return results[0]
+
+
 AUTOGRADE_CASES = [(a, name) for a, names in AUTOGRADED.items() for name in names]
 
 
@@ -206,7 +214,7 @@ def test_feedback_passed_exactly_when_the_grade_is_full(course):
         for student, (assignment, row, check) in students.items():
             submission = gradebook.find_submission(assignment, student)
             graded = nbformat.read(notebook_path(root / "autograded" / student, assignment), as_version=4)
-            said = [c.outputs[0]["data"]["text/plain"] for c in feedback_cells(graded)]
+            said = [printed(c) for c in feedback_cells(graded)]
             passed = all(say("passed", language) in t and say("not_yet", language) not in t for t in said)
             full = submission.max_score == MAX_SCORE and submission.score == MAX_SCORE
             assert passed == full, (student, assignment, row.name, said, submission.score)

@@ -254,6 +254,15 @@ def stage(
     (staging / "_toc.yml").write_text(toc, encoding="utf-8")
 
 
+def require_mathjax() -> None:
+    """Raise RuntimeError, naming the package, if the MathJax the site serves is not installed."""
+    if importlib.util.find_spec(MATHJAX_EXTENSION) is None:
+        raise RuntimeError(
+            f"the site serves MathJax itself, from the {MATHJAX_EXTENSION} package, which is not installed: "
+            "python3 -m pip install -r requirements-dev.txt"
+        )
+
+
 def build_book(
     out: Path,
     lesson_paths: list[Path],
@@ -271,11 +280,7 @@ def build_book(
     subprocess.CalledProcessError if Sphinx reports any warning."""
     if not lesson_paths:
         raise ValueError("no notebooks/NN_*.ipynb to build")
-    if importlib.util.find_spec(MATHJAX_EXTENSION) is None:
-        raise RuntimeError(
-            f"the site serves MathJax itself, from the {MATHJAX_EXTENSION} package, which is not installed: "
-            "python3 -m pip install -r requirements-dev.txt"
-        )
+    require_mathjax()
     out = Path(out).resolve()
     shutil.rmtree(out / "_build", ignore_errors=True)  # Jupyter Book's own folder: no stale pages
     with tempfile.TemporaryDirectory() as tmp:
@@ -310,11 +315,7 @@ def build(out: Path) -> Path:
     """Build the site, both books, into ``out/_build/html`` (the English book, whose ``zh-CN/`` holds
     the Chinese one) and return that folder. Raises as :func:`build_book` does."""
     out = Path(out).resolve()
-    if importlib.util.find_spec(MATHJAX_EXTENSION) is None:  # before anything is built
-        raise RuntimeError(
-            f"the site serves MathJax itself, from the {MATHJAX_EXTENSION} package, which is not installed: "
-            "python3 -m pip install -r requirements-dev.txt"
-        )
+    require_mathjax()  # before anything is built
     zh = CONTENT["zh"]
     html = build_book(out, lessons(), exercises(), ROOT, "en", other=zh)
     with tempfile.TemporaryDirectory() as tmp:

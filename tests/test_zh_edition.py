@@ -192,6 +192,12 @@ def test_document_drift_is_caught():
     ]
     with pytest.raises(ValueError, match="no such sections"):
         zh_edition.stamp_document(GUIDE, chinese, [3])
+    renamed = GUIDE.replace("## End", "## The end")  # a renamed heading keeps its translation, now stale
+    resynced = zh_edition.sync_document(renamed, chinese)
+    assert "结尾，含 $y$。" in resynced
+    assert zh_edition.document_problems(renamed, resynced) == [
+        "section 2 (## The end): stale (the English changed since it was translated)"
+    ]
 
 
 def test_localize_gives_every_feedback_check_the_language():

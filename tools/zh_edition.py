@@ -136,11 +136,15 @@ def chinese_sections(text: str) -> list[tuple[str, str, str]]:
 
 def sync_document(english: str, chinese: str | None) -> str:
     """The Chinese document brought in line with ``english``: its translated sections kept (by the English
-    heading they translate), every other English section added in English, marked untranslated."""
-    kept = {h: (sha, body) for h, sha, body in chinese_sections(chinese or "")}
+    heading they translate; a section whose English heading was renamed, by its place, then stale), every
+    other English section added in English, marked untranslated."""
+    ours = chinese_sections(chinese or "")
+    kept = {h: (sha, body) for h, sha, body in ours}
+    headings = [heading(s) for s in sections(english)]
+    orphans = {n: (sha, body) for n, (h, sha, body) in enumerate(ours) if h not in headings}  # renamed
     out = []
-    for section in sections(english):
-        sha, body = kept.get(heading(section), ("none", section))
+    for n, section in enumerate(sections(english)):
+        sha, body = kept.get(heading(section)) or orphans.get(n) or ("none", section)
         out.append(f'<!-- translates: "{heading(section)}" sha256={sha} -->\n{body}')
     return "".join(out)
 

@@ -162,6 +162,11 @@ def corpus_solution(assignment: str, name: str) -> tuple:
     raise KeyError(name)
 
 
+def without_markers(solution: str) -> str:
+    """A teacher's solution cell as a student who solved it would have it: nbgrader's markers taken out."""
+    return re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", solution + "\n", flags=re.M)
+
+
 def submit(root: Path, student: str, assignment: str, code: str, function: str) -> None:
     """Fill the released solution cell that defines ``function`` with ``code``; put it where nbgrader collects it."""
     notebook = nbformat.read(notebook_path(root / "release", assignment), as_version=4)
@@ -170,7 +175,7 @@ def submit(root: Path, student: str, assignment: str, code: str, function: str) 
         if f"def {function}(" in cell.source:
             cell.source = code.strip()
         else:  # exercise 5's other function: the teacher's solution, without nbgrader's markers
-            cell.source = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", solved.source + "\n", flags=re.M)
+            cell.source = without_markers(solved.source)
     target = notebook_path(root / "submitted" / student, assignment)
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target)

@@ -7,9 +7,13 @@ level up (a worktree under ``/work/wt/``).
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import zh_edition  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTES = next(
@@ -25,11 +29,8 @@ NOTES = next(
 def glossary_rows() -> list[dict]:
     """The rows of the table in GLOSSARY.md as dicts: term, symbol, lesson (a path), notes, remark, zh."""
     rows = []
-    for line in (ROOT / "GLOSSARY.md").read_text(encoding="utf-8").splitlines():
-        if not line.startswith("|") or line.startswith("|---") or line.startswith("| term |"):
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        assert len(cells) == 6, f"a glossary row has 6 columns: {line}"
+    for cells in zh_edition.glossary_rows():  # the table's rows, split into cells (as zh-CN/GLOSSARY.md is made)
+        assert len(cells) == 6, f"a glossary row has 6 columns: {cells}"
         link = re.fullmatch(r"\[\d\d\]\((notebooks/\d\d_\w+\.ipynb)\)", cells[2])
         assert link, f"the lesson column is a link [NN](notebooks/NN_x.ipynb): {cells[2]}"
         rows.append(

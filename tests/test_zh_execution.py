@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbclient
 import nbformat
+from test_exercises import feedback_cells, solution_cells, without_markers
 
 from bnlib.messages import say
 
@@ -34,18 +35,14 @@ def test_lesson_00_runs_in_its_folder_and_prints_what_it_committed():
     assert re.search(rf"\b{cells} passed\b", run.stdout), run.stdout[-2000:]
 
 
-def run_as_a_student(notebook) -> list:
+def run_as_a_student(notebook):
     """Run the notebook in the exercise's release folder, as JupyterLab would, going on after errors."""
     folder = ZH / "exercises" / "release" / EXERCISE
     client = nbclient.NotebookClient(
         notebook, timeout=120, allow_errors=True, resources={"metadata": {"path": str(folder)}}
     )
     client.execute()
-    return notebook.cells
-
-
-def is_feedback(cell) -> bool:
-    return cell.cell_type == "code" and cell.source.startswith("check_") and "nbgrader" not in cell.metadata
+    return notebook
 
 
 def is_graded(cell) -> bool:
@@ -59,23 +56,22 @@ def errors(cell) -> list:
 def test_exercise_in_chinese_as_a_student_opens_it():
     path = ZH / "exercises" / "release" / EXERCISE / f"{EXERCISE}.ipynb"
     untouched = run_as_a_student(nbformat.read(path, as_version=4))
-    [feedback] = [c for c in untouched if is_feedback(c)]
+    [feedback] = feedback_cells(untouched)
     assert say("not_implemented", "zh") in feedback.outputs[0]["data"]["text/plain"]
     assert say("not_yet", "zh") in feedback.outputs[0]["data"]["text/plain"]
-    graded = [c for c in untouched if is_graded(c)]
+    graded = [c for c in untouched.cells if is_graded(c)]
     assert graded and all(errors(c) for c in graded), "a graded cell passes on the stub"
     check = graded[0]  # check_fold_batchnorm(fold, language="zh").assert_passed(): the message in Chinese
     assert (errors(check)[0].ename, errors(check)[0].evalue) == ("AssertionError", say("not_implemented", "zh"))
-    failed = {e.ename for c in untouched for e in errors(c)}
+    failed = {e.ename for c in untouched.cells for e in errors(c)}
     assert failed == {"AssertionError", "NotImplementedError"}, failed  # the stub's own error, nothing else
 
     solved = nbformat.read(path, as_version=4)
     teacher = nbformat.read(ZH / "exercises" / "source" / EXERCISE / f"{EXERCISE}.ipynb", as_version=4)
-    [solution] = [c for c in teacher.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    [stub] = [c for c in solved.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    stub.source = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", solution.source + "\n", flags=re.M)
-    cells = run_as_a_student(solved)
-    [feedback] = [c for c in cells if is_feedback(c)]
+    [solution], [stub] = solution_cells(teacher), solution_cells(solved)
+    stub.source = without_markers(solution.source)
+    ran = run_as_a_student(solved)
+    [feedback] = feedback_cells(ran)
     said = feedback.outputs[0]["data"]["text/plain"]
     assert f"：{say('passed', 'zh')}。" in said and say("not_yet", "zh") not in said, said
-    assert not any(errors(c) for c in cells), [errors(c) for c in cells if errors(c)]
+    assert not any(errors(c) for c in ran.cells), [errors(c) for c in ran.cells if errors(c)]
